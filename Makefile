@@ -1,0 +1,41 @@
+# galfast: `make demo` (set up + main job on the bundled catalogue), `make test` (set up + pytest).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# torch first, pinned to the local CPU wheel, so that nothing pulls a CUDA build
+TORCH  ?= torch==2.13.0
+# two cores: one BLAS/OpenMP thread pool, sized on purpose
+export OMP_NUM_THREADS ?= 2
+export MKL_NUM_THREADS ?= 2
+export OPENBLAS_NUM_THREADS ?= 2
+
+.PHONY: demo test bench build clean venv
+
+$(VENV)/.stamp-base:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q "$(TORCH)"
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml setup.py $(wildcard csrc/*.pyx)
+	$(PIP) install -q -e ".[test,sim]"
+	touch $@
+
+venv: $(VENV)/.stamp-test
+
+build: $(VENV)/.stamp-test
+	$(PY) setup.py -q build_ext --inplace
+
+demo: $(VENV)/.stamp-test
+	$(VENV)/bin/galfast demo --out demo_output
+
+test: $(VENV)/.stamp-test
+	$(PY) -m pytest -q tests
+
+bench: $(VENV)/.stamp-test
+	$(PY) -m pytest -q bench --benchmark-enable --benchmark-only
+	$(PY) bench/ratios.py
+
+clean:
+	rm -rf build *.egg-info galfast/_ext/*.so galfast/_ext/*.c csrc/*.c

@@ -1,0 +1,1 @@
+"""Compiled kernels built from ``csrc/*.pyx`` (one extension module per file)."""
