@@ -1,0 +1,135 @@
+"""Photometry: flux↔mag against astropy units, masks, colours, band handling, bad input."""
+import warnings
+
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.table import Table
+
+from galfast import BandError, CatalogError, CatalogWarning, Photometry
+from galfast.photometry import (NOT_DETECTED, NOT_OBSERVED, OBSERVED, Standardizer, adjacent_colours,
+                                flux_err_to_mag_err, flux_to_mag, mag_err_to_flux_err, mag_to_flux)
+
+
+def test_flux_to_mag_matches_astropy_abmag():
+    flux = np.array([0.01, 1.0, 3.631e9 / 1e3, 250.0]) * u.uJy
+    expected = flux.to(u.ABmag).value
+    np.testing.assert_allclose(flux_to_mag(flux), expected, atol=1e-4)  # 23.9 vs 23.9000… zero point
+    for unit in (u.nJy, u.Jy, u.mJy):
+        np.testing.assert_allclose(flux_to_mag(flux.to_value(unit), unit=unit), expected, atol=1e-4)
+    np.testing.assert_allclose(mag_to_flux(expected, u.nJy), flux.to_value(u.nJy), rtol=1e-4)
+
+
+def test_mag_of_nonpositive_flux_is_nan():
+    m = flux_to_mag(np.array([-1.0, 0.0, np.nan, 1.0]))
+    assert np.isnan(m[:3]).all() and m[3] == pytest.approx(23.9)
+
+
+def test_error_propagation_first_order():
+    f, e = 10.0, 0.1
+    me = flux_err_to_mag_err(f, e)
+    # numerical derivative of m(f)
+    assert me == pytest.approx(abs(flux_to_mag(f + 1e-6) - flux_to_mag(f - 1e-6)) / 2e-6 * e, rel=1e-6)
+    assert mag_err_to_flux_err(flux_to_mag(f), me) == pytest.approx(e, rel=1e-12)
+
+
+def test_state_mask_distinguishes_missing_and_undetected():
+    flux = np.array([[1.0, -99.0, -0.5, 2.0], [np.nan, 0.0, 0.2, 3.0]])
+    err = np.array([[0.1, -99.0, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1]])
+    p = Photometry.from_arrays(flux, err, ["F444W", "F606W", "F150W", "F090W"], detection_snr=3.0)
+    assert p.bands == ("acs_wfc_f606w", "jwst_f090w", "jwst_f150w", "jwst_f444w")
+    # columns were re-ordered by wavelength: F606W, F090W, F150W, F444W
+    np.testing.assert_array_equal(p.state, [[NOT_OBSERVED, OBSERVED, NOT_DETECTED, OBSERVED],
+                                            [NOT_DETECTED, OBSERVED, NOT_DETECTED, NOT_OBSERVED]])
+    mag = p.mag()
+    assert np.isnan(mag[0, 0]) and np.isnan(mag[0, 2]) and mag[0, 1] == pytest.approx(23.9 - 2.5 * np.log10(2))
+    assert np.isfinite(p.flux[1, 0])  # a non-detection keeps its measured flux
+    assert np.isnan(p.flux[0, 0])     # not observed has none
+
+
+def test_colours_adjacent_and_standardizer():
+    mags = np.array([[20.0, 21.0, 23.0], [22.0, 22.5, 22.0]])
+    np.testing.assert_allclose(adjacent_colours(mags), [[1.0, 2.0], [0.5, -0.5]])
+    s = Standardizer().fit(adjacent_colours(mags))
+    z = s.transform(adjacent_colours(mags))
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-12)
+    s2 = Standardizer.from_dict(s.to_dict())
+    np.testing.assert_allclose(s2.inverse_transform(z), adjacent_colours(mags))
+
+
+def test_units_on_columns_are_honoured():
+    t = Table()
+    t["jwst_f200w"] = [1000.0, 2000.0] * u.nJy
+    t["jwst_f200w_err"] = [100.0, 100.0] * u.nJy
+    p = Photometry.from_table(t)
+    np.testing.assert_allclose(p.flux[:, 0], [1.0, 2.0])
+    np.testing.assert_allclose(p.flux_err[:, 0], [0.1, 0.1])
+    assert p.flux_in(u.nJy)[1, 0].to_value(u.nJy) == pytest.approx(2000.0)
+
+
+def test_column_map_and_aliases():
+    t = Table({"my_k": [1.0], "my_k_err": [0.1], "F090W": [2.0], "F090W_err": [0.2]})
+    p = Photometry.from_table(t, column_map={"my_k": "F444W"})
+    assert p.bands == ("jwst_f090w", "jwst_f444w")
+    np.testing.assert_allclose(p.flux[0], [2.0, 1.0])
+
+
+def test_missing_band_column_names_band_and_file():
+    t = Table({"F090W": [2.0], "F090W_err": [0.2]})
+    with pytest.raises(CatalogError, match="jwst_f444w.*survey.fits"):
+        Photometry.from_table(t, ["F090W", "F444W"], source="survey.fits")
+
+
+def test_missing_error_column_named():
+    t = Table({"F090W": [2.0]})
+    with pytest.raises(CatalogError, match="no error column for flux column 'F090W'"):
+        Photometry.from_table(t, ["F090W"])
+
+
+def test_wrong_dtype_named():
+    t = Table({"F090W": ["a", "b"], "F090W_err": [0.1, 0.2]})
+    with pytest.raises(CatalogError, match="'F090W'.*not numeric"):
+        Photometry.from_table(t, ["F090W"])
+
+
+def test_unknown_band_is_a_clear_error():
+    with pytest.raises(BandError, match="unknown band 'F999X'"):
+        Photometry.from_arrays(np.ones((1, 1)), np.ones((1, 1)), ["F999X"])
+
+
+def test_negative_error_names_band_and_row():
+    with pytest.raises(CatalogError, match="jwst_f090w.*row 1"):
+        Photometry.from_arrays([[1.0], [1.0]], [[0.1], [-0.1]], ["F090W"])
+
+
+def test_duplicate_ids_warn_and_keep_rows():
+    t = Table({"id": [5, 5, 6], "F090W": [1.0, 2.0, 3.0], "F090W_err": [0.1] * 3})
+    with pytest.warns(CatalogWarning, match="occur more than once"):
+        p = Photometry.from_table(t)
+    assert len(p) == 3
+    np.testing.assert_array_equal(p.ids, [5, 5, 6])
+
+
+def test_select_and_immutability():
+    p = Photometry.from_arrays(np.arange(6.0).reshape(3, 2) + 1, np.full((3, 2), 0.1), ["F090W", "F444W"],
+                               ids=["a", "b", "c"], z=[0.1, 0.2, 0.3])
+    q = p.select([2, 0])
+    np.testing.assert_array_equal(q.ids, ["c", "a"])
+    np.testing.assert_allclose(q.z, [0.3, 0.1])
+    with pytest.raises(ValueError):
+        p.flux[0, 0] = 5.0
+    r = p.select_bands(["F444W"])
+    np.testing.assert_allclose(r.flux[:, 0], [2.0, 4.0, 6.0])
+    t = p.to_table()
+    assert t.colnames == ["id", "jwst_f090w", "jwst_f090w_err", "jwst_f444w", "jwst_f444w_err", "z"]
+
+
+def test_shared_catalogue_masks(jwst_phot):
+    # README: 490 rows lack F435W (-99); 865 have F435W ≤ 0 counting those -99 rows
+    j = jwst_phot.bands.index("acs_wfc_f435w")
+    assert (jwst_phot.state[:, j] == NOT_OBSERVED).sum() == 490
+    assert (jwst_phot.state[:, j] != OBSERVED).sum() == 865
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(jwst_phot) == 5667
