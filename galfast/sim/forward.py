@@ -123,7 +123,9 @@ class ForwardModel:
         with tempfile.TemporaryDirectory(prefix="galfast_filters_") as tmp:
             self.filter_files = write_filter_files(self.bands, tmp)
             with contextlib.redirect_stdout(io.StringIO()):
-                mg = pipes.model_galaxy(_template_components(sfh), filt_list=self.filter_files,
+                # (bagpipes' photometry fails for a single filter: give it twice, keep one)
+                files = self.filter_files * (2 if len(self.bands) == 1 else 1)
+                mg = pipes.model_galaxy(_template_components(sfh), filt_list=files,
                                         phot_units="mujy")
         self._setup(mg)
 
@@ -171,9 +173,10 @@ class ForwardModel:
         self._igm_z = config.igm_redshifts
         # filters (bagpipes' own resampled curves, widths and effective wavelengths)
         fs = mg.filter_set
-        self._filt = fs.filt_array                              # (W, B)
+        n_b = len(self.bands)
+        self._filt = fs.filt_array[:, :n_b]                     # (W, B)
         self._cw = fs.widths * fs.wavelengths                   # (W,)
-        self._mujy = 1.0 / (1e-29 * 2.9979e18 / fs.eff_wavs ** 2)
+        self._mujy = 1.0 / (1e-29 * 2.9979e18 / fs.eff_wavs[:n_b] ** 2)
 
     # ---------------------------------------------------------------- pieces
     def age_of_universe(self, z):
@@ -204,19 +207,11 @@ class ForwardModel:
         zmet = 10 ** np.asarray(log_zmet, float)
         vals = self.zmet_vals
         high = np.searchsorted(vals, zmet, side="left")        # = count(vals < zmet)
-        low = np.clip(high - 1, 0, vals.size - 2)
-        w_hi = np.where(high >= vals.size, 1.0, np.where(high == 0, 0.0,
-                        (zmet - vals[np.clip(high - 1, 0, None)])
-                        / (vals[np.clip(high, None, vals.size - 1)] - vals[np.clip(high - 1, 0, None)])))
-        # pair (low, low+1) with weights (w_low, w_high)
-        w = np.empty((zmet.size, 2))
-        edge_lo = high == 0
-        edge_hi = high >= vals.size
-        mid = ~(edge_lo | edge_hi)
-        w[mid, 1] = w_hi[mid]
-        w[mid, 0] = 1 - w_hi[mid]
-        w[edge_lo] = (1.0, 0.0)
-        w[edge_hi] = (0.0, 1.0)
+        hc = np.clip(high, 1, vals.size - 1)
+        low = hc - 1
+        w_hi = (zmet - vals[low]) / (vals[hc] - vals[low])
+        w_hi = np.where(high == 0, 0.0, np.where(high >= vals.size, 1.0, w_hi))
+        w = np.column_stack([1 - w_hi, w_hi])                   # pair (low, low + 1)
         return low, w
 
     def _logu_weights(self, log_u):

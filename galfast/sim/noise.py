@@ -123,7 +123,7 @@ def error_table(depths, bands) -> ErrorTable:
         table, what = ErrorTable.from_depths(depths), "the depths given"
     else:
         raise GalfastError(f"depths must be a preset name, a dict or an ErrorTable, got {type(depths)}")
-    missing = [b for b in bands if resolve_band(b) not in table.bands]
+    missing = [resolve_band(b) for b in bands if resolve_band(b) not in table.bands]
     if missing:
         raise BandError(f"{what} has no depth for band(s) {missing} (it covers {list(table.bands)})")
     return table

@@ -1,0 +1,46 @@
+"""Simulator noise model (no bagpipes needed): depths, error tables, pulls."""
+import numpy as np
+import pytest
+
+from galfast.errors import BandError, GalfastError
+from galfast.sim import DEPTH_PRESETS, ErrorTable, add_noise, error_table
+from galfast.sim.noise import _LN10_25
+
+
+def test_sources_at_the_5sigma_depth_are_detected_half_the_time():
+    table = error_table("lsst_10yr", ["lsst_baseline_r"])
+    f5 = 10 ** (-0.4 * (DEPTH_PRESETS["lsst_10yr"]["lsst_baseline_r"] - 23.9))
+    rng = np.random.default_rng(0)
+    flux, err = add_noise(np.full((40000, 1), f5), ["lsst_baseline_r"], table,
+                          rng.standard_normal((40000, 1)))
+    assert np.all(err == pytest.approx(f5 / 5, rel=1e-12))
+    assert table.depth("lsst_baseline_r") == pytest.approx(DEPTH_PRESETS["lsst_10yr"]["lsst_baseline_r"])
+    frac = np.mean(flux / err > 5)
+    assert abs(frac - 0.5) < 3 * 0.5 / np.sqrt(40000)
+
+
+def test_error_table_interpolates_and_holds_sigma_constant_beyond_its_ends():
+    tab = ErrorTable.from_table({"F150W": ([26.0, 24.0, 28.0], [0.2, 0.05, 1.0])})
+    flux = 10 ** (-0.4 * (np.array([24.0, 26.0, 28.0]) - 23.9))
+    np.testing.assert_allclose(tab.sigma("jwst_f150w", flux), flux * np.array([0.05, 0.2, 1.0]) * _LN10_25)
+    sig_faint = 10 ** (-0.4 * (28.0 - 23.9)) * _LN10_25
+    np.testing.assert_allclose(tab.sigma("jwst_f150w", [1e-6, 0.0, -1.0]), sig_faint)
+    sig_bright = 10 ** (-0.4 * (24.0 - 23.9)) * 0.05 * _LN10_25
+    np.testing.assert_allclose(tab.sigma("jwst_f150w", [1e3]), sig_bright)
+    mid = 10 ** (-0.4 * (25.0 - 23.9))
+    expect = np.exp(0.5 * (np.log(flux[0] * 0.05 * _LN10_25) + np.log(flux[1] * 0.2 * _LN10_25)))
+    assert tab.sigma("F150W", [mid])[0] == pytest.approx(expect)
+
+
+def test_presets_and_errors():
+    assert len(DEPTH_PRESETS["jwst_deep"]) == 11 and len(DEPTH_PRESETS["gama"]) == 21
+    assert all(28.5 <= m <= 29.5 for m in DEPTH_PRESETS["jwst_deep"].values())
+    with pytest.raises(BandError, match="jwst_f150w"):
+        error_table("lsst_10yr", ["F150W"])
+    with pytest.raises(GalfastError, match="unknown depth preset"):
+        error_table("nope", ["F150W"])
+    with pytest.raises(GalfastError, match="F150W"):
+        ErrorTable.from_table({"F150W": ([25.0, 26.0], [0.1, -0.2])})
+    tab = error_table({"F150W": 28.0}, ["jwst_f150w"])
+    assert tab.depth("F150W") == pytest.approx(28.0)
+    assert tab.depth("F150W", snr=10) == pytest.approx(28.0 - 2.5 * np.log10(2))
