@@ -277,7 +277,7 @@ class PropertyRegressor(BaseEstimator):
         self.n_val_ = len(data["val"])
         return self
 
-    def _raw_predict(self, flux, err, obs, z, batch_size=262144, device=None):
+    def _raw_predict(self, flux, err, obs, z, batch_size=8192, device=None):
         """Standardised (μ, σ) float32 arrays (N, T) and the max |feature| over magnitudes/z."""
         import torch
 
@@ -326,7 +326,7 @@ class PropertyRegressor(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def predict(self, phot, return_std: bool = True, *, missing_bands: str = "error",
-                batch_size: int = 262144):
+                batch_size: int = 8192):
         """Table with one row per input row, in order: ``id``, ``<target>`` (and ``<target>_err``,
         1σ, with ``return_std``) and ``flag`` (see module docstring).  ``missing_bands="mask"``
         treats trained bands absent from the catalogue as not observed instead of raising."""

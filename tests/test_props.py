@@ -1,0 +1,273 @@
+"""PropertyRegressor on an analytic toy universe with known truth: accuracy, calibrated σ, masks,
+flags, determinism, save/load, errors, CLI."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from astropy.table import Table
+
+from galfast.errors import BandError, CatalogError, ModelFileError
+from galfast.metrics import regression_metrics
+from galfast.photometry import NOT_OBSERVED, Photometry, mag_to_flux
+from galfast.props import PropertyRegressor
+from galfast.props.features import FeatureMaker, photometry_arrays
+from galfast.props.networks import StackedMLP
+
+BANDS = ["acs_wfc_f606w", "jwst_f090w", "jwst_f150w", "jwst_f200w", "jwst_f277w", "jwst_f444w"]
+DEPTH_5SIG = 28.0   # background-limited 5σ depth [AB] of every band
+SMALL = dict(hidden=(64, 64), epochs=80, patience=10, batch_size=256, n_threads=1)
+
+
+def toy_universe(n, seed, missing_fraction=0.0):
+    """Magnitudes an exact smooth function of (mass, av, z); Gaussian flux noise at a fixed depth.
+
+    m_b = 50 − 2.5·mass + av·k_b + 0.6·z·x_b + 0.8·z, k_b = 1.2 … 0.2 (bluer bands redder by dust),
+    x_b = −1 … 1; mass ∈ [9, 11] puts objects from S/N ≈ 1 to ≈ 600."""
+    rng = np.random.default_rng(seed)
+    mass = rng.uniform(9, 11, n)
+    av = rng.uniform(0, 2, n)
+    z = rng.uniform(0, 2, n)
+    k = np.linspace(1.2, 0.2, len(BANDS))
+    x = np.linspace(-1, 1, len(BANDS))
+    mag = 50 - 2.5 * mass[:, None] + av[:, None] * k + 0.6 * z[:, None] * x + 0.8 * z[:, None]
+    f_true = mag_to_flux(mag)
+    err = np.full_like(f_true, mag_to_flux(DEPTH_5SIG) / 5)
+    flux = f_true + rng.normal(size=f_true.shape) * err
+    if missing_fraction:
+        miss = rng.random(flux.shape) < missing_fraction
+        flux[miss] = np.nan
+        err[miss] = np.nan
+    phot = Photometry.from_arrays(flux, err, BANDS, ids=np.arange(1000, 1000 + n), z=z)
+    truth = Table({"log_mstar": mass, "av": av})
+    snr = f_true[:, 2] / err[:, 2]
+    return phot, truth, snr
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return toy_universe(7000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(toy):
+    phot, truth, _ = toy
+    return PropertyRegressor(targets=("log_mstar", "av"), random_state=0, **SMALL).fit(
+        phot.select(np.arange(5000)), truth[:5000])
+
+
+def test_asinh_features_match_ab_magnitudes_when_bright_and_stay_finite_when_faint():
+    flux = np.array([[1000.0, 1e4], [-0.5, 0.0]], dtype=np.float32)
+    err = np.full_like(flux, 0.01)
+    obs = np.ones_like(flux, dtype=bool)
+    fm = FeatureMaker(["jwst_f150w", "jwst_f444w"], use_redshift=False).fit(flux, err, obs)
+    raw = fm._raw(torch.from_numpy(flux), torch.from_numpy(err), torch.from_numpy(obs), None).numpy()
+    # bright: asinh magnitude = AB magnitude; its error = 1.0857 σ/f
+    assert raw[0, :2] == pytest.approx(23.9 - 2.5 * np.log10([1000.0, 1e4]), abs=1e-4)
+    assert raw[0, 2] == pytest.approx(1.0857 * 0.01 / 1000, rel=1e-3)
+    assert np.all(np.isfinite(raw))
+    assert raw[1, 0] > raw[1, 1]          # negative flux is fainter than zero flux
+    assert fm.n_features == 2 * 3
+
+
+def test_not_observed_bands_are_zero_filled_with_flag():
+    phot, _, _ = toy_universe(50, seed=3, missing_fraction=0.3)
+    flux, err, obs, _ = photometry_arrays(phot, phot.bands)
+    assert np.array_equal(obs, phot.state != NOT_OBSERVED)
+    fm = FeatureMaker(phot.bands).fit(flux, err, obs, phot.z)
+    x = fm.transform_torch(*(torch.from_numpy(a) for a in (flux, err, obs)),
+                           torch.from_numpy(phot.z.astype(np.float32))).numpy()
+    nb = len(phot.bands)
+    assert np.all(x[:, :nb][~obs] == 0) and np.all(x[:, nb:2 * nb][~obs] == 0)
+    assert np.array_equal(x[:, 2 * nb:3 * nb], (~obs).astype(np.float32))
+
+
+def test_stacked_mlp_equals_independent_networks():
+    torch.manual_seed(0)
+    net = StackedMLP(5, (7, 3), 2, n_models=3)
+    x = torch.randn(11, 5)
+    out = net(x)
+    assert out.shape == (3, 11, 2)
+    for m in range(3):
+        h = x
+        for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+            h = h @ w[m] + b[m]
+            if i < len(net.weights) - 1:
+                h = torch.relu(h)
+        assert torch.allclose(out[m], h, atol=1e-6)
+    with torch.inference_mode():       # the in-place inference path gives the same numbers
+        assert torch.allclose(net(x), out, atol=1e-6)
+
+
+def test_accuracy_and_calibrated_sigma_on_held_out_rows(toy, fitted):
+    phot, truth, snr = toy
+    test = np.arange(5000, 7000)
+    pred = fitted.predict(phot.select(test))
+    assert len(pred) == 2000 and np.array_equal(pred["id"], phot.ids[test])
+    assert np.all(pred["flag"] == 0)
+    for name, max_sigma, min_r2 in (("log_mstar", 0.08, 0.97), ("av", 0.22, 0.88)):
+        m = regression_metrics(truth[name][test], pred[name], pred[name + "_err"])
+        assert m["r2"] > min_r2, (name, m)
+        assert m["sigma"] < max_sigma, (name, m)
+        assert abs(m["bias"]) < 0.03, (name, m)
+        assert abs(m["coverage_1sigma"] - 0.683) < 0.05, (name, m)
+        assert abs(m["coverage_2sigma"] - 0.954) < 0.05, (name, m)
+    # the per-object σ follows the S/N: faint objects get larger σ
+    s = np.asarray(pred["log_mstar_err"])
+    faint, bright = snr[test] < np.percentile(snr[test], 20), snr[test] > np.percentile(snr[test], 80)
+    assert np.median(s[faint]) > 3 * np.median(s[bright])
+    assert fitted.history_["epochs_run"] >= 10
+    assert fitted.score(phot.select(test), truth[test]) > 0.9
+
+
+def test_joint_network_and_mae_loss(toy):
+    phot, truth, _ = toy
+    tr, te = np.arange(5000), np.arange(5000, 7000)
+    joint = PropertyRegressor(targets=("log_mstar", "av"), per_target=False, **SMALL).fit(phot.select(tr), truth[tr])
+    assert joint.model_.n_models == 1
+    mae = PropertyRegressor(targets=("log_mstar",), loss="mae", **SMALL).fit(phot.select(tr), truth[tr])
+    pj, pm = joint.predict(phot.select(te)), mae.predict(phot.select(te))
+    assert regression_metrics(truth["log_mstar"][te], pj["log_mstar"])["r2"] > 0.95
+    mm = regression_metrics(truth["log_mstar"][te], pm["log_mstar"])
+    assert mm["r2"] > 0.95
+    # MAE: one σ for every row = 1.4826·MAD of the validation residuals ≈ test σ_NMAD
+    err = np.asarray(pm["log_mstar_err"])
+    assert np.all(err == err[0])
+    assert err[0] == pytest.approx(mm["sigma_nmad"], rel=0.25)
+
+
+def test_deterministic_given_random_state(toy):
+    phot, truth, _ = toy
+    sub = phot.select(np.arange(1500))
+    kw = dict(SMALL, epochs=5)
+    a = PropertyRegressor(targets=("av",), random_state=3, **kw).fit(sub, truth[:1500]).predict(sub)
+    b = PropertyRegressor(targets=("av",), random_state=3, **kw).fit(sub, truth[:1500]).predict(sub)
+    c = PropertyRegressor(targets=("av",), random_state=4, **kw).fit(sub, truth[:1500]).predict(sub)
+    assert np.array_equal(a["av"], b["av"]) and np.array_equal(a["av_err"], b["av_err"])
+    assert not np.allclose(a["av"], c["av"])
+
+
+def test_missing_bands_masks_and_flags():
+    phot, truth, _ = toy_universe(7000, seed=5, missing_fraction=0.15)
+    tr, te = np.arange(5000), np.arange(5000, 7000)
+    reg = PropertyRegressor(targets=("log_mstar",), **SMALL).fit(phot.select(tr), truth[tr])
+    assert reg.band_dropout_ == 0.1        # "auto": the training rows lack bands
+    pred = reg.predict(phot.select(te))
+    incomplete = (phot.state[te] == NOT_OBSERVED).any(1)
+    assert np.array_equal(pred["flag"] & 2 > 0, incomplete)
+    m = regression_metrics(truth["log_mstar"][te], pred["log_mstar"], pred["log_mstar_err"])
+    assert m["r2"] > 0.95 and abs(m["coverage_1sigma"] - 0.683) < 0.06
+    # a catalogue lacking a trained band: clear error naming it, or masks on request
+    lacking = phot.select(te).select_bands([b for b in BANDS if b != "jwst_f150w"])
+    with pytest.raises(BandError, match="jwst_f150w"):
+        reg.predict(lacking)
+    masked = reg.predict(lacking, missing_bands="mask")
+    assert np.all(masked["flag"] & 2) and np.all(np.isfinite(masked["log_mstar"]))
+    assert regression_metrics(truth["log_mstar"][te], masked["log_mstar"])["r2"] > 0.9
+
+
+def test_unusable_rows_are_flagged_not_dropped(toy, fitted):
+    phot, _, _ = toy
+    sub = phot.select(np.arange(5000, 5010))
+    z = sub.z.copy()
+    z[3] = np.nan
+    flux = sub.flux.copy()
+    flux[7, :] = np.nan                    # no band observed
+    bad = Photometry.from_arrays(flux, sub.flux_err, sub.bands, ids=sub.ids, z=z)
+    pred = fitted.predict(bad)
+    assert len(pred) == 10 and np.array_equal(pred["id"], sub.ids)
+    assert list(np.flatnonzero(pred["flag"] & 1)) == [3, 7]
+    assert np.isnan(pred["log_mstar"][[3, 7]]).all() and np.isnan(pred["av_err"][[3, 7]]).all()
+    good = np.setdiff1d(np.arange(10), [3, 7])
+    assert np.allclose(pred["log_mstar"][good], fitted.predict(sub)["log_mstar"][good])
+    with pytest.raises(CatalogError, match="redshift"):
+        fitted.predict(Photometry.from_arrays(sub.flux, sub.flux_err, sub.bands))
+
+
+def test_training_rows_without_truth_or_redshift_are_left_out_with_warning(toy):
+    phot, truth, _ = toy
+    sub = phot.select(np.arange(600))
+    y = np.array(truth["av"][:600])
+    y[:50] = np.nan
+    with pytest.warns(Warning, match="50 of 600 training rows"):
+        reg = PropertyRegressor(targets=("av",), **dict(SMALL, epochs=2)).fit(sub, {"av": y})
+    assert reg.n_train_ + reg.n_val_ == 550
+    with pytest.raises(CatalogError, match="'log_sfr'"):
+        PropertyRegressor(targets=("log_sfr",)).fit(sub, truth[:600])
+
+
+def test_save_load_roundtrip_and_bad_files(toy, fitted, tmp_path):
+    phot, _, _ = toy
+    sub = phot.select(np.arange(5000, 5500))
+    path = fitted.save(tmp_path / "m.pt")
+    back = PropertyRegressor.load(path)
+    a, b = fitted.predict(sub), back.predict(sub)
+    for c in a.colnames:
+        assert np.array_equal(a[c], b[c]), c
+    assert back.get_params() == fitted.get_params()
+    assert back.bands_ == fitted.bands_ and back.targets_ == ("log_mstar", "av")
+    # another galfast version
+    payload = torch.load(path, weights_only=True)
+    payload["galfast_version"] = "0.0.1"
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(ModelFileError, match="0.0.1"):
+        PropertyRegressor.load(tmp_path / "old.pt")
+    # truncated / garbage / wrong kind
+    raw = path.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ModelFileError, match="cut.pt"):
+        PropertyRegressor.load(tmp_path / "cut.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model" * 10)
+    with pytest.raises(ModelFileError):
+        PropertyRegressor.load(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ModelFileError, match="not a galfast PropertyRegressor"):
+        PropertyRegressor.load(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        PropertyRegressor.load(tmp_path / "absent.pt")
+
+
+def test_sklearn_params_and_clone(fitted):
+    from sklearn.base import clone
+
+    p = fitted.get_params()
+    assert p["targets"] == ("log_mstar", "av") and p["hidden"] == (64, 64) and p["loss"] == "gaussian_nll"
+    c = clone(fitted).set_params(epochs=3, loss="mae")
+    assert c.epochs == 3 and c.loss == "mae" and not hasattr(c, "model_")
+    with pytest.raises(ValueError, match="loss"):
+        PropertyRegressor(loss="mse").fit(*toy_universe(50, 0)[:2])
+
+
+def test_cli_train_and_streaming_predict(tmp_path, capsys):
+    from galfast.catalog import read_catalog, write_catalog
+    from galfast.cli import main
+
+    phot, truth, _ = toy_universe(3000, seed=7)
+    t = phot.to_table()
+    t["log_mstar"], t["av"] = truth["log_mstar"], truth["av"]
+    cat = write_catalog(t, tmp_path / "train.parquet")
+    model = tmp_path / "m.pt"
+    rc = main(["props", "train", "--catalog", str(cat), "--targets", "log_mstar", "av", "--out", str(model),
+               "--hidden", "32", "32", "--epochs", "30", "--threads", "1", "--no-progress"])
+    assert rc == 0 and model.exists()
+    report = capsys.readouterr().out
+    assert "held-out test set (600 rows)" in report and "log_mstar" in report
+    # predict: CSV without ids, read in 3 chunks → ids are row numbers, one row per input row
+    test = t[:1000]
+    test.remove_column("id")
+    csv = write_catalog(test, tmp_path / "new.csv")
+    out = tmp_path / "pred.parquet"
+    rc = main(["props", "predict", "--model", str(model), "--catalog", str(csv), "--out", str(out),
+               "--chunk-rows", "400", "--no-progress"])
+    assert rc == 0
+    pred = read_catalog(out)
+    assert len(pred) == 1000 and np.array_equal(pred["id"], np.arange(1000))
+    assert set(pred.colnames) == {"id", "log_mstar", "log_mstar_err", "av", "av_err", "flag"}
+    direct = PropertyRegressor.load(model).predict(phot.select(np.arange(1000)))
+    assert np.allclose(pred["log_mstar"], direct["log_mstar"], atol=1e-6)
+    # a catalogue lacking a trained band → error naming it, exit status 1
+    test.remove_columns(["jwst_f200w", "jwst_f200w_err"])
+    write_catalog(test, tmp_path / "lack.parquet")
+    rc = main(["props", "predict", "--model", str(model), "--catalog", str(tmp_path / "lack.parquet"),
+               "--out", str(tmp_path / "p2.parquet"), "--no-progress"])
+    assert rc == 1 and "jwst_f200w" in capsys.readouterr().err
