@@ -1,0 +1,119 @@
+"""Missing-band subspaces: colour features per pattern of available bands, with cached KD-trees.
+
+A *pattern* is the set of bands a row can use (observed, detected, finite magnitude), stored as
+an integer bitmask (band j → bit j, bands in wavelength order).  For a pattern with bands
+b₁ < b₂ < … < b_m (by wavelength) the features are the m−1 colours between *adjacent available*
+bands, m[b_{i+1}] − m[b_i]: when a middle band is missing, its two neighbours form one wider
+colour.  With every band present this is exactly the published recipe (adjacent colours).
+
+Every training row that has all the bands of a pattern serves that pattern; the features are
+standardised with the mean and standard deviation of those rows, and a ``cKDTree`` is built once
+per pattern and cached (:class:`PatternIndex`).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..photometry import Standardizer
+
+__all__ = ["usable_mask", "pattern_codes", "pattern_bands", "pattern_colours", "PatternModel",
+           "PatternIndex", "popcount"]
+
+
+def usable_mask(mags: np.ndarray) -> np.ndarray:
+    """(N, B) bool: magnitude finite (NaN marks not observed or not detected)."""
+    return np.isfinite(mags)
+
+
+def pattern_codes(usable: np.ndarray) -> np.ndarray:
+    """(N,) int64 bitmask of the usable bands of each row (band j → bit j)."""
+    usable = np.asarray(usable, dtype=bool)
+    if usable.shape[1] > 62:
+        raise ValueError(f"at most 62 bands are supported, got {usable.shape[1]}")
+    weights = np.left_shift(np.int64(1), np.arange(usable.shape[1], dtype=np.int64))
+    return usable.astype(np.int64) @ weights
+
+
+def popcount(codes) -> np.ndarray:
+    """Number of set bits of each int64 code (bands used)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    n = np.zeros(codes.shape, dtype=np.int64)
+    c = codes.copy()
+    while np.any(c):
+        n += c & 1
+        c >>= 1
+    return n
+
+
+def pattern_bands(code: int, n_bands: int) -> np.ndarray:
+    """Indices of the bands in pattern ``code``, in wavelength order."""
+    return np.array([j for j in range(n_bands) if (int(code) >> j) & 1], dtype=np.intp)
+
+
+def pattern_colours(mags: np.ndarray, band_idx: np.ndarray) -> np.ndarray:
+    """Colours between adjacent bands of ``band_idx``: m[:, b_{i+1}] − m[:, b_i], shape (N, m−1)."""
+    sub = mags[:, band_idx]
+    return np.ascontiguousarray(sub[:, 1:] - sub[:, :-1])
+
+
+class PatternModel:
+    """The training side of one pattern: rows serving it, their standardised colours, a tree."""
+
+    def __init__(self, code: int, mags: np.ndarray, y: np.ndarray, covers: np.ndarray,
+                 leafsize: int = 32):
+        self.code = int(code)
+        self.band_idx = pattern_bands(code, mags.shape[1])
+        self.rows = np.flatnonzero(covers)
+        colours = pattern_colours(mags[self.rows], self.band_idx)
+        self.scaler = Standardizer().fit(colours)
+        self.X = np.ascontiguousarray(self.scaler.transform(colours))
+        self.y = np.ascontiguousarray(y[self.rows], dtype=np.float64)
+        self.tree = cKDTree(self.X, leafsize=leafsize, balanced_tree=False, compact_nodes=False) \
+            if len(self.rows) else None
+
+    @property
+    def n_train(self) -> int:
+        return len(self.rows)
+
+    def features(self, mags: np.ndarray) -> np.ndarray:
+        """Standardised colours of target magnitudes (N, B) in this pattern's subspace."""
+        return np.ascontiguousarray(self.scaler.transform(pattern_colours(mags, self.band_idx)))
+
+    def neighbours(self, F: np.ndarray, k: int, workers: int = 1) -> np.ndarray:
+        """(N, k) intp indices (into this pattern's training rows) of the k nearest, nearest first."""
+        _, idx = self.tree.query(F, k=k, workers=workers)
+        return np.ascontiguousarray(np.asarray(idx, dtype=np.intp).reshape(len(F), k))
+
+
+class PatternIndex:
+    """Training magnitudes (N, B) and labels, with one :class:`PatternModel` per pattern asked for,
+    built on first use and kept in a bounded LRU cache."""
+
+    def __init__(self, mags: np.ndarray, y: np.ndarray, max_cached: int = 256, leafsize: int = 32):
+        self.mags = np.asarray(mags, dtype=np.float64)
+        self.y = np.asarray(y, dtype=np.float64)
+        self.usable = usable_mask(self.mags)
+        self.codes = pattern_codes(self.usable)
+        self.max_cached = max_cached
+        self.leafsize = leafsize
+        self._cache: OrderedDict[int, PatternModel] = OrderedDict()
+
+    def n_covering(self, code: int) -> int:
+        """Training rows that have every band of ``code``."""
+        return int(np.count_nonzero((self.codes & np.int64(code)) == np.int64(code)))
+
+    def model(self, code: int) -> PatternModel:
+        code = int(code)
+        m = self._cache.get(code)
+        if m is None:
+            covers = (self.codes & np.int64(code)) == np.int64(code)
+            m = PatternModel(code, self.mags, self.y, covers, self.leafsize)
+            self._cache[code] = m
+            while len(self._cache) > self.max_cached:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(code)
+        return m

@@ -1,0 +1,132 @@
+"""Bayesian optimisation of (k, λ, γ) for :class:`KLLRPhotoZ` over stratified k-fold CV.
+
+Optuna's TPE sampler (seeded: deterministic for a given ``random_state``) proposes (k, λ, γ);
+each trial predicts every training row out-of-fold and scores
+
+    J = σ_NMAD(dz) + f_outlier(|dz| > 0.15),       dz = (z_phot − z_spec)/(1 + z_spec)
+
+over all out-of-fold rows (a row without an estimate counts as an outlier).  The paper minimised
+the MSE, which the few catastrophic outliers dominate; J rewards the core width and the outlier
+rate that photo-z users quote.  ``objective="mse"`` gives the paper's choice.
+
+Speed: the folds' trees are built and each validation row's ``k_max`` neighbours are queried once
+before the first trial; a trial is then one compiled-kernel call per fold (parallel over targets
+with OpenMP), so 50 trials × 5 folds on ~3,700 galaxies take seconds.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..metrics import OUTLIER_DZ, sigma_nmad
+from .engine import predict_groups, prepare_groups
+from .estimator import DEFAULT_MODE_WINDOW, KLLRPhotoZ
+from .patterns import PatternIndex
+
+__all__ = ["tune_kllr", "TuneResult", "cv_folds", "SEARCH_SPACE"]
+
+#: default search space: k integer, λ and γ log-uniform
+SEARCH_SPACE = {"k": (5, 80), "lam": (1e-3, 3.0), "gamma": (1e-3, 3.0)}
+
+
+@dataclass
+class TuneResult:
+    """Best hyperparameters, the best objective value and every trial's (params, value)."""
+
+    best_params: dict
+    best_value: float
+    objective: str
+    trials: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def estimator(self, **kw) -> KLLRPhotoZ:
+        """An unfitted :class:`KLLRPhotoZ` with the best hyperparameters."""
+        return KLLRPhotoZ(**{**self.settings, **self.best_params, **kw})
+
+
+def cv_folds(z, n_folds: int = 5, random_state: int = 0, n_bins: int = 14):
+    """Stratified k-fold (shuffled) on redshift quantile bins: list of (train, validation) rows."""
+    import pandas as pd
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    z = np.asarray(z, dtype=float)
+    n_bins = int(max(1, min(n_bins, len(z) // max(n_folds, 1))))
+    labels = pd.qcut(z, n_bins, labels=False, duplicates="drop") if n_bins > 1 else np.zeros(len(z))
+    counts = np.bincount(np.asarray(labels, dtype=int))
+    if counts.min() >= n_folds:
+        cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+        return list(cv.split(np.zeros(len(z)), labels))
+    cv = KFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+    return list(cv.split(np.zeros(len(z))))
+
+
+def _score(zp, zs, objective: str) -> float:
+    dz = (zp - zs) / (1.0 + zs)
+    bad = ~np.isfinite(dz)
+    if objective == "mse":
+        return float(np.mean(np.where(bad, 1.0, dz) ** 2))
+    f_out = float(np.mean(bad | (np.abs(dz) > OUTLIER_DZ)))
+    return sigma_nmad(dz[~bad]) + f_out
+
+
+def tune_kllr(mags, z, *, n_trials: int = 50, n_folds: int = 5, random_state=None,
+              objective: str = "nmad+outliers", search_space=None, fixed=None, center: bool = True,
+              clip: float = 3.0, mode_window=DEFAULT_MODE_WINDOW, n_jobs=None) -> TuneResult:
+    """Tune k, λ, γ by Bayesian optimisation (optuna TPE) over stratified ``n_folds``-fold CV.
+
+    mags : (N, B) training magnitudes (NaN = missing); z : (N,) spectroscopic redshifts
+    fixed : hyperparameters not to tune, e.g. ``{"k": 20}``
+    objective : "nmad+outliers" (default, σ_NMAD + outlier fraction) or "mse" (the paper's)
+    """
+    import optuna
+
+    if objective not in ("nmad+outliers", "mse"):
+        raise ValueError(f"objective must be 'nmad+outliers' or 'mse', got {objective!r}")
+    if n_trials < 1 or n_folds < 2:
+        raise ValueError(f"need n_trials ≥ 1 and n_folds ≥ 2, got {n_trials}, {n_folds}")
+    seed = 0 if random_state is None else int(random_state)
+    space = {**SEARCH_SPACE, **(search_space or {})}
+    fixed = {key: v for key, v in (fixed or {}).items() if v is not None}
+    # clean the training set exactly as fit() does (warnings, exclusions)
+    base = KLLRPhotoZ(k=1, center=center, clip=clip, mode_window=mode_window, n_jobs=n_jobs).fit(mags, z)
+    mags, z = base.train_mags_, base.train_z_
+    threads = base._threads()
+    folds = cv_folds(z, n_folds, seed)
+    n_train_min = min(len(tr) for tr, _ in folds)
+    k_hi = int(min(fixed.get("k", space["k"][1]), n_train_min))
+    k_lo = int(min(space["k"][0], k_hi))
+    prepared = []
+    for tr, va in folds:
+        index = PatternIndex(mags[tr], z[tr])
+        groups, _ = prepare_groups(index, mags[va], k_hi, threads=threads)
+        prepared.append((va, groups))
+
+    def evaluate(k, lam, gamma):
+        zp = np.full(len(z), np.nan)
+        for va, groups in prepared:
+            zp[va] = predict_groups(groups, len(va), k, lam, gamma, clip=clip, center=center,
+                                    z_min=0.0, mode_window=mode_window, threads=threads)[0]
+        return _score(zp, z, objective)
+
+    def trial_fn(trial):
+        k = fixed["k"] if "k" in fixed else trial.suggest_int("k", k_lo, k_hi)
+        lam = fixed["lam"] if "lam" in fixed else trial.suggest_float("lam", *space["lam"], log=True)
+        gamma = fixed["gamma"] if "gamma" in fixed else trial.suggest_float("gamma", *space["gamma"], log=True)
+        return evaluate(int(k), float(lam), float(gamma))
+
+    optuna_logger = logging.getLogger("optuna")
+    level = optuna_logger.level
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, n_trials))
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        study.optimize(trial_fn, n_trials=n_trials)
+    finally:
+        optuna_logger.setLevel(level)
+    best = {**fixed, **study.best_params}
+    best = {"k": int(best["k"]), "lam": float(best["lam"]), "gamma": float(best["gamma"])}
+    trials = [({**fixed, **t.params}, t.value) for t in study.trials]
+    return TuneResult(best, float(study.best_value), objective, trials,
+                      {"center": center, "clip": clip, "mode_window": mode_window})
