@@ -109,7 +109,13 @@ class ForwardModel:
     sfh : "delayed_tau" or "constant_burst"
     """
 
-    def __init__(self, bands, sfh: str = "delayed_tau"):
+    def __init__(self, bands, sfh: str = "delayed_tau", backend: str = "auto"):
+        if backend not in ("auto", "numpy", "compiled"):
+            raise GalfastError(f"backend must be 'auto', 'numpy' or 'compiled', got {backend!r}")
+        if backend == "compiled" and _kernel() is None:
+            raise GalfastError("the compiled simulator kernel galfast._ext.sim_kernels is not built "
+                               "(python setup.py build_ext --inplace)")
+        self.backend = backend
         if sfh not in SFH_KINDS:
             raise GalfastError(f"unknown sfh {sfh!r}; choose from {SFH_KINDS}")
         self.bands = tuple(resolve_band(b) for b in bands)
@@ -139,12 +145,15 @@ class ForwardModel:
         sfh = mg.sfh
         self.fine_ages = sfh.ages
         self.fine_widths = sfh.age_widths
-        bin_of = np.array([np.argmax(np.histogram([a], bins=config.age_bins)[0])
-                           if np.histogram([a], bins=config.age_bins)[0].any() else -1
-                           for a in sfh.ages])
-        inside = bin_of >= 0
-        self._hist = np.zeros((sfh.ages.size, config.age_sampling.size))
-        self._hist[np.flatnonzero(inside), bin_of[inside]] = 1.0
+        counts = np.stack([np.histogram([a], bins=config.age_bins)[0] for a in sfh.ages])
+        bin_of = np.where(counts.any(axis=1), counts.argmax(axis=1), -1)
+        self._n_binned = int(np.count_nonzero(bin_of >= 0))
+        if not (np.all(bin_of[:self._n_binned] >= 0) and np.all(np.diff(bin_of[:self._n_binned]) >= 0)
+                and np.array_equal(np.unique(bin_of[:self._n_binned]), np.arange(config.age_sampling.size))):
+            raise GalfastError("bagpipes' fine SFH ages do not fill its SSP age bins in order")
+        self._bin_starts = np.searchsorted(bin_of[:self._n_binned], np.arange(config.age_sampling.size))
+        self._n_100myr = int(np.count_nonzero(sfh.ages < config.sfr_timescale))
+        self._n_10myr = int(np.count_nonzero(sfh.ages < 1e7))
         self.live_frac = sfh.live_frac_grid                     # (Z, A)
         self.zmet_vals = config.metallicities
         # young / old split at t_bc (as stellar.spectrum and nebular._interpolate_grid do)
@@ -161,7 +170,7 @@ class ForwardModel:
         self._neb = mg.nebular.combined_grid[:, :, :, :index]   # (W, Z, U, index)
         self.log_u_vals = config.logU
         # dust
-        self._a_cont = mg.dust_atten.A_cont
+        self._a_cont_ln = -mg.dust_atten.A_cont * np.log(10.0) / 2.5   # trans = exp(A_V × this)
         self._dust_emission = mg.dust_emission
         self._trapz_w = np.zeros(n_w)
         dx = np.diff(wav)
@@ -169,38 +178,40 @@ class ForwardModel:
         self._trapz_w[1:] += dx / 2
         self._dust_template = {}
         # IGM, cosmology
-        self._igm = mg.igm.grid                                 # (W, n_z)
+        self._igm_t = np.ascontiguousarray(mg.igm.grid.T)       # (n_z, W)
         self._igm_z = config.igm_redshifts
         # filters (bagpipes' own resampled curves, widths and effective wavelengths)
         fs = mg.filter_set
         n_b = len(self.bands)
-        self._filt = fs.filt_array[:, :n_b]                     # (W, B)
+        self._filt = np.ascontiguousarray(fs.filt_array[:, :n_b])   # (W, B)
         self._cw = fs.widths * fs.wavelengths                   # (W,)
         self._mujy = 1.0 / (1e-29 * 2.9979e18 / fs.eff_wavs[:n_b] ** 2)
+        nonzero = np.flatnonzero(np.any(self._filt > 0, axis=1))
+        self._m_lo = int(max(nonzero[0] - 1, 0))
+        self._m_hi = int(min(nonzero[-1] + 1, n_w - 1))
 
     # ---------------------------------------------------------------- pieces
     def age_of_universe(self, z):
         """Age of the universe at z [Gyr], bagpipes' cosmology (flat ΛCDM, H0 = 70, Ωm = 0.3)."""
         return np.interp(z, self._utils.z_array, self._utils.age_at_z)
 
-    def sfh_rates(self, p: dict) -> np.ndarray:
-        """SFR on the fine age grid for 1 M☉ formed, shape (N, n_fine) [M☉/yr]."""
+    def sfh_mass(self, p: dict) -> np.ndarray:
+        """Mass formed in each bin of bagpipes' fine age grid for 1 M☉ formed in total, (N, n_fine)."""
         ages = self.fine_ages[None, :]
-        widths = self.fine_widths
+        widths = self.fine_widths[None, :]
         age = np.asarray(p["sfh_age"], float)[:, None] * 1e9
         if self.sfh_kind == "delayed_tau":
             tau = np.asarray(p["sfh_tau"], float)[:, None] * 1e9
             t = age - ages
-            sfr = np.where(ages < age, t * np.exp(-np.maximum(t, 0) / tau), 0.0)
-            return sfr / (sfr @ widths)[:, None]
-        const = ((ages > 0.0) & (ages < age)).astype(float)
-        const /= (const @ widths)[:, None]
-        burst_idx = np.argmin(np.abs(self.fine_ages[None, :]
-                                     - np.asarray(p["burst_age"], float)[:, None] * 1e9), axis=1)
-        burst = np.zeros_like(const)
-        burst[np.arange(len(burst_idx)), burst_idx] = 1.0 / widths[burst_idx]
-        fb = np.asarray(p["burst_frac"], float)[:, None]
-        return (1 - fb) * const + fb * burst
+            dm = np.where(ages < age, t * np.exp(-np.maximum(t, 0) / tau), 0.0) * widths
+            return dm / dm.sum(axis=1, keepdims=True)
+        const = ((ages > 0.0) & (ages < age)) * widths
+        const /= const.sum(axis=1, keepdims=True)
+        burst_idx = np.argmin(np.abs(ages - np.asarray(p["burst_age"], float)[:, None] * 1e9), axis=1)
+        fb = np.asarray(p["burst_frac"], float)
+        dm = (1 - fb)[:, None] * const
+        dm[np.arange(len(burst_idx)), burst_idx] += fb
+        return dm
 
     def _zmet_weights(self, log_zmet):
         """(N, 2) weights and lower index of the bracketing metallicity pair (bagpipes' delta)."""
@@ -238,12 +249,8 @@ class ForwardModel:
                                                       vals["gamma"][i]) for i in range(n)])
 
     def _igm_trans(self, z):
-        grid_z = self._igm_z
-        ind = np.searchsorted(grid_z, z, side="left")
-        ind_c = np.clip(ind, 1, grid_z.size - 1)
-        fact = np.where(ind == 0, 0.0, (z - grid_z[ind_c - 1]) / (grid_z[ind_c] - grid_z[ind_c - 1]))
-        return (self._igm[:, ind_c - 1].T * (1 - fact)[:, None]
-                + self._igm[:, ind_c].T * fact[:, None])
+        i0, fact = self._igm_index(z)
+        return self._igm_t[i0] * (1 - fact)[:, None] + self._igm_t[i0 + 1] * fact[:, None]
 
     def _project(self, spec, z):
         """bagpipes' filter integration (filter curves blueshifted by 1+z) → (N, B) µJy."""
@@ -280,8 +287,9 @@ class ForwardModel:
         z = p["z"]
         n = z.size
         self._check(p, n)
-        sfr_unit = self.sfh_rates(p)                           # (N, F) per M☉ formed
-        w_age = (sfr_unit * self.fine_widths[None, :]) @ self._hist   # (N, A) SSP weights
+        dm = self.sfh_mass(p)                                   # (N, F) per M☉ formed
+        # SSP weights: np.histogram(ages, bins=age_bins, weights=dm) as contiguous sums
+        w_age = np.add.reduceat(dm[:, :self._n_binned], self._bin_starts, axis=1)
         low, wz = self._zmet_weights(p["log_zmet"])
         # living mass per formed M☉
         live = (wz[:, 0:1] * self.live_frac[low] + wz[:, 1:2] * self.live_frac[low + 1])
@@ -315,32 +323,64 @@ class ForwardModel:
                                       b * ul_w * wy, b * uh_w * wy], axis=1)
             spec[rows] = weights @ grid.T
         # diffuse ISM attenuation (eta = 1: birth clouds see the same A_V) + energy balance
-        trans = 10 ** (-p["av"][:, None] * self._a_cont[None, :] / 2.5)
+        trans = np.exp(p["av"][:, None] * self._a_cont_ln[None, :])
+        kernel = _kernel() if self.backend != "numpy" and not return_spectra else None
+        if kernel is not None:
+            flux, ldust = self._finish_compiled(kernel, spec, trans, p, z, n)
+        else:
+            flux, ldust, spec = self._finish_numpy(spec, trans, p, z, n)
+        out = self._derived(dm, mass, live_unit, flux, ldust)
+        if return_spectra:
+            out["spectrum"] = spec
+        return out
+
+    def _scale(self, z):
+        """L☉ / (4π d_L² (1+z)) [erg/s → erg/s/cm²], bagpipes' cosmology and constants."""
+        d_l = MPC_CM * np.interp(z, self._utils.z_array, self._utils.ldist_at_z, left=0, right=0)
+        lum = np.where(z > 0, 4 * np.pi * d_l ** 2, 1.0)
+        return L_SUN_CGS / (lum * (1 + z))
+
+    def _igm_index(self, z):
+        grid_z = self._igm_z
+        ind = np.searchsorted(grid_z, z, side="left")
+        ind_c = np.clip(ind, 1, grid_z.size - 1)
+        fact = np.where(ind == 0, 0.0, (z - grid_z[ind_c - 1]) / (grid_z[ind_c] - grid_z[ind_c - 1]))
+        return ind_c - 1, fact
+
+    def _finish_compiled(self, kernel, spec, trans, p, z, n):
+        dust = np.ascontiguousarray(self._dust_emission_spectra(p, n))
+        if dust.strides[0] == 0:
+            dust = np.ascontiguousarray(dust[:1])
+        i0, fact = self._igm_index(z)
+        flux = np.empty((n, len(self.bands)))
+        ldust = np.empty(n)
+        kernel.finish_photometry(spec, np.ascontiguousarray(trans), dust, self._scale(z), 1.0 + z,
+                                 i0.astype(np.int64), fact, self._igm_t, self.wavelengths, self._cw,
+                                 self._trapz_w, self._filt, self._mujy, flux, ldust,
+                                 self._m_lo, self._m_hi, 1)
+        return flux, ldust
+
+    def _finish_numpy(self, spec, trans, p, z, n):
         att = spec * trans
         ldust = (spec - att) @ self._trapz_w                    # [L☉]
         spec = att
         spec += ldust[:, None] * self._dust_emission_spectra(p, n)
         spec *= self._igm_trans(z)
-        d_l = MPC_CM * np.interp(z, self._utils.z_array, self._utils.ldist_at_z, left=0, right=0)
-        lum = np.where(z > 0, 4 * np.pi * d_l ** 2, 1.0)
-        spec *= (L_SUN_CGS / (lum * (1 + z)))[:, None]
-        flux = self._project(spec, z)
-        # derived quantities (as bagpipes' star_formation_history computes them)
-        sfh = sfr_unit * mass[:, None]
+        spec *= self._scale(z)[:, None]
+        return self._project(spec, z), ldust, spec
+
+    def _derived(self, dm, mass, live_unit, flux, ldust):
+        """Derived quantities, as bagpipes' star_formation_history computes them."""
         fw = self.fine_widths
-        formed = sfh @ fw
         out = {"flux": flux, "massformed": np.log10(mass), "log_mstar": np.log10(live_unit * mass)}
-        for name, scale in (("log_sfr", 1e8), ("log_sfr10", 1e7)):
-            m = self.fine_ages < scale
-            sfr = (sfh[:, m] @ fw[m]) / fw[m].sum()
+        for name, n_young in (("log_sfr", self._n_100myr), ("log_sfr10", self._n_10myr)):
+            sfr = dm[:, :n_young].sum(axis=1) * mass / fw[:n_young].sum()
             with np.errstate(divide="ignore"):
                 out[name] = np.log10(sfr)
         out["log_ssfr"] = out["log_sfr"] - out["log_mstar"]
-        out["age_mw"] = (sfh @ (fw * self.fine_ages)) / formed / 1e9
+        out["age_mw"] = (dm @ self.fine_ages) / dm.sum(axis=1) / 1e9
         with np.errstate(divide="ignore"):
             out["log_ldust"] = np.log10(ldust)
-        if return_spectra:
-            out["spectrum"] = spec
         return out
 
     def _check(self, p, n):
@@ -371,6 +411,16 @@ class ForwardModel:
         if late:
             raise GalfastError(f"star formation before the Big Bang (sfh_age or burst_age > age of "
                                f"the universe at z) at row(s) {sorted(set(late))[:5]}")
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel():
+    """The compiled kernel module, or None when the extension is not built (numpy fallback)."""
+    try:
+        from .._ext import sim_kernels
+    except ImportError:
+        return None
+    return sim_kernels
 
 
 @functools.lru_cache(maxsize=8)
