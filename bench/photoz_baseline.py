@@ -24,7 +24,7 @@ def kllr_one(X, y, x, k, lam, gamma, clip=3.0, center=False, z_min=-np.inf, tau=
         w = kap if kap.sum() > 0 else np.ones_like(kap)
         o = np.argsort(yn, kind="stable")
         zmed = yn[o][min(np.searchsorted(np.cumsum(w[o] / w.sum()), 0.5), len(yn) - 1)]
-        keep = np.abs(yn - zmed) <= tau * (1 + zmed)
+        keep = np.abs(yn - zmed) <= tau * (1 + abs(zmed))
         if not keep.all():
             flags |= 16
             Xn, yn, kap = Xn[keep], yn[keep], kap[keep]

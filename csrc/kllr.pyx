@@ -5,7 +5,7 @@
 For every target t (rows of ``Q``) with neighbour indices ``nbr[t, :k]`` into the training set:
 
 0. mode guard (``tau`` > 0): the κ-weighted median z_med of the neighbours' y is found and the
-   neighbours with |y − z_med|/(1 + z_med) > tau are dropped (a colour-degenerate neighbourhood
+   neighbours with |y − z_med|/(1 + |z_med|) > tau are dropped (a colour-degenerate neighbourhood
    mixes two redshift modes; the fit then follows the dominant one instead of landing between);
 1. K_ij = exp(−γ‖x_i − x_j‖²) over the k neighbours, κ_i = exp(−γ‖x_t − x_i‖²);
 2. α = (K + λI)⁻¹ (y − c) by Cholesky (c = mean of the neighbours' y when ``center``, else 0);
@@ -211,7 +211,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
                 break
         l = 0
         for i in range(m):
-            if fabs(y[rows[i]] - zmed) <= tau * (1.0 + zmed):
+            if fabs(y[rows[i]] - zmed) <= tau * (1.0 + fabs(zmed)):
                 rows[l] = rows[i]
                 kap[l] = kap[i]
                 l += 1

@@ -15,6 +15,7 @@ from ._version import __version__
 #: modules that add a sub-command (order = order in --help)
 SUBCOMMAND_MODULES = [
     "galfast.demo",
+    "galfast.redshift.cli",
     "galfast.props.cli",
     "galfast.sim.cli",
 ]

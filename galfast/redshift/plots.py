@@ -1,0 +1,69 @@
+"""Photo-z diagnostic PNGs: dz and z_phot against z_spec (as the paper's Fig. 1), and the
+normalised-residual histogram against a unit Gaussian."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import OUTLIER_DZ, normalised_residuals, photoz_dz, photoz_metrics
+
+__all__ = ["plot_photoz"]
+
+
+def plot_photoz(z_phot, z_spec, path, *, z_err=None, title=None, z_max=None) -> Path:
+    """Write a PNG with dz vs z_spec (top), z_phot vs z_spec (bottom) and, given ``z_err``, the
+    (z_phot − z_spec)/z_err histogram; outliers (|dz| > 0.15) hollow, the band shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    zp = np.asarray(z_phot, dtype=float)
+    zs = np.asarray(z_spec, dtype=float)
+    ok = np.isfinite(zp) & np.isfinite(zs)
+    zp, zs = zp[ok], zs[ok]
+    ze = None if z_err is None else np.asarray(z_err, dtype=float)[ok]
+    dz = photoz_dz(zp, zs)
+    out = np.abs(dz) > OUTLIER_DZ
+    m = photoz_metrics(zp, zs)
+    zmax = z_max or float(max(np.nanmax(zs, initial=1.0), np.nanmax(zp, initial=1.0))) * 1.05
+    ncol = 2 if ze is not None else 1
+    fig = plt.figure(figsize=(5.5 * ncol, 8))
+    ax1 = fig.add_subplot(2, ncol, 1)
+    ax2 = fig.add_subplot(2, ncol, ncol + 1, sharex=ax1)
+    grid = np.linspace(0, zmax, 200)
+    ax1.axhspan(-OUTLIER_DZ, OUTLIER_DZ, color="orange", alpha=0.15, lw=0)
+    ax1.scatter(zs[~out], dz[~out], s=4, c="k", alpha=0.5)
+    ax1.scatter(zs[out], dz[out], s=10, facecolors="none", edgecolors="C3")
+    ax1.axhline(0, color="0.5", lw=0.8)
+    ax1.set_ylabel(r"$dz = (z_{phot}-z_{spec})/(1+z_{spec})$")
+    ax1.set_ylim(-0.6, 0.6)
+    ax1.set_title(f"σ_NMAD = {m['sigma_nmad']:.4f}   outliers = {100 * m['outlier_fraction']:.2f} %   "
+                  f"N = {len(zs):,}", fontsize=9)
+    ax2.fill_between(grid, grid - OUTLIER_DZ * (1 + grid), grid + OUTLIER_DZ * (1 + grid),
+                     color="orange", alpha=0.15, lw=0)
+    ax2.scatter(zs[~out], zp[~out], s=4, c="k", alpha=0.5)
+    ax2.scatter(zs[out], zp[out], s=10, facecolors="none", edgecolors="C3")
+    ax2.plot(grid, grid, color="0.5", lw=0.8)
+    ax2.set_xlim(0, zmax)
+    ax2.set_ylim(0, zmax)
+    ax2.set_xlabel(r"$z_{spec}$")
+    ax2.set_ylabel(r"$z_{phot}$")
+    if ze is not None:
+        ax3 = fig.add_subplot(1, 2, 2)
+        dens, edges = normalised_residuals(zs, zp, ze)
+        ax3.stairs(dens, edges, color="k", label="galfast")
+        x = np.linspace(edges[0], edges[-1], 300)
+        ax3.plot(x, np.exp(-0.5 * x ** 2) / np.sqrt(2 * np.pi), color="C0", label="N(0, 1)")
+        ax3.set_xlabel(r"$(z_{phot}-z_{spec})/\sigma_z$")
+        ax3.set_ylabel("density")
+        ax3.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
