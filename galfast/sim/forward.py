@@ -45,6 +45,8 @@ T_BC = 0.01
 DUST_EMISSION_DEFAULTS = {"qpah": 2.0, "umin": 1.0, "gamma": 0.01}
 L_SUN_CGS = 3.826e33  # erg/s, bagpipes' value
 MPC_CM = 3.086e24     # cm, bagpipes' value
+#: galaxies per internal batch (bounds memory: a few (batch × wavelengths) float64 arrays)
+BATCH_ROWS = 1024
 
 
 @functools.lru_cache(maxsize=1)
@@ -284,9 +286,19 @@ class ForwardModel:
         age [Gyr]), ``log_ldust`` [L☉]; with ``return_spectra`` also ``spectrum`` (N, W) [erg/s/cm²/Å].
         """
         p = {k: np.atleast_1d(np.asarray(v, float)) for k, v in params.items()}
+        if "z" not in p:
+            raise GalfastError("forward model needs parameter 'z'")
+        n = p["z"].size
+        self._check(p, n)
+        if n <= BATCH_ROWS:
+            return self._evaluate_batch(p, return_spectra)
+        parts = [self._evaluate_batch({k: v[s:s + BATCH_ROWS] for k, v in p.items()}, return_spectra)
+                 for s in range(0, n, BATCH_ROWS)]
+        return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+    def _evaluate_batch(self, p, return_spectra):
         z = p["z"]
         n = z.size
-        self._check(p, n)
         dm = self.sfh_mass(p)                                   # (N, F) per M☉ formed
         # SSP weights: np.histogram(ages, bins=age_bins, weights=dm) as contiguous sums
         w_age = np.add.reduceat(dm[:, :self._n_binned], self._bin_starts, axis=1)

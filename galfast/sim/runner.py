@@ -28,8 +28,6 @@ __all__ = ["simulate", "simulate_rows", "BLOCK", "TRUTH_COLUMNS"]
 
 #: rows per random-number block (the unit of determinism)
 BLOCK = 1024
-#: rows per forward-model batch (memory ≈ 60 MB)
-_BATCH = 1024
 #: truth columns, in table order (parameter columns of the SFH follow them)
 TRUTH_COLUMNS = ("z", "log_mstar", "log_sfr", "log_sfr10", "log_ssfr", "av", "ebv", "age_mw",
                  "log_zmet", "log_ldust")
@@ -74,12 +72,7 @@ def simulate_rows(spec: _Spec, start: int, stop: int) -> dict:
     params = {k: np.concatenate([d[0][k] for d in draws])[lo:hi] for k in draws[0][0]}
     normals = np.concatenate([d[1] for d in draws])[lo:hi]
     missing = np.concatenate([d[2] for d in draws])[lo:hi]
-    n = stop - start
-    results = []
-    for s in range(0, n, _BATCH):
-        part = {k: v[s:s + _BATCH] for k, v in params.items()}
-        results.append(model.evaluate(part))
-    res = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+    res = model.evaluate(params)
     flux, err = add_noise(res["flux"], spec.bands, spec.errors, normals,
                           missing=missing if spec.missing_fraction > 0 else None)
     dt = np.dtype(spec.dtype)
