@@ -101,17 +101,22 @@ def simulate_rows(spec: _Spec, start: int, stop: int) -> dict:
 _WORKER_SPEC: _Spec | None = None
 
 
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def _init_worker(spec: _Spec):
     global _WORKER_SPEC
     _WORKER_SPEC = spec
     for name, (wave, trans) in spec.user_curves.items():
         register_band(name, wave, trans, overwrite=True)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
+    _one_blas_thread()
 
 
 def _run_chunk(start, stop, part_path):
@@ -213,13 +218,14 @@ def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_d
 
     try:
         if n_jobs == 1 or len(todo) <= 1:
-            for i, s, e in todo:
-                cols = simulate_rows(spec, s, e)
-                if parts_dir is None:
-                    results[i] = cols
-                else:
-                    _write_part(cols, part(i))
-                bar.update(e - s)
+            with _one_blas_thread():   # small matrix products: more BLAS threads only contend
+                for i, s, e in todo:
+                    cols = simulate_rows(spec, s, e)
+                    if parts_dir is None:
+                        results[i] = cols
+                    else:
+                        _write_part(cols, part(i))
+                    bar.update(e - s)
         else:
             import multiprocessing as mp
 
