@@ -216,6 +216,8 @@ def test_stream_to_parquet_resumes_without_duplicates(tmp_path, monkeypatch):
 
     meta = json.loads(pq.read_schema(out).metadata[b"galfast_simulate"])
     assert meta["seed"] == 5 and meta["n"] == 450
+    again = simulate(450, ["F115W", "F277W"], out=tmp_path / "again.parquet", return_table=False, **kw)
+    assert again == tmp_path / "again.parquet" and again.exists()
     with pytest.raises(FileExistsError, match="sims.parquet"):
         simulate(450, ["F115W", "F277W"], out=out, **kw)
     # an interrupted run with other arguments is not mixed in

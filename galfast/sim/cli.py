@@ -59,8 +59,11 @@ def _run(args) -> int:
     table = simulate(args.n, _bands(args.bands), priors=Priors(**prior_kw), depths=_depths(args.depths),
                      missing_fraction=args.missing_fraction, seed=args.seed, n_jobs=args.jobs,
                      chunk_rows=args.chunk_rows, out=args.out, overwrite=args.overwrite,
-                     progress=not args.quiet, keep_true=args.keep_true)
-    print(f"galfast simulate: wrote {len(table)} rows × {len(table.colnames)} columns to {args.out}")
+                     progress=not args.quiet, keep_true=args.keep_true, return_table=False)
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(table).metadata
+    print(f"galfast simulate: wrote {meta.num_rows} rows × {meta.num_columns} columns to {args.out}")
     return 0
 
 

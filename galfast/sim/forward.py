@@ -96,9 +96,9 @@ def write_filter_files(bands, directory) -> list[str]:
     """Write each band's curve (sedpy's wavelength [Å], transmission) as a two-column text file
     that bagpipes' ``filt_list`` reads; returns the paths, in band order."""
     paths = []
-    for name in bands:
+    for i, name in enumerate(bands):
         f = get_band(name).sedpy_filter
-        path = os.path.join(directory, f"{name}.dat")
+        path = os.path.join(directory, f"band{i:03d}.dat")   # user band names may hold any character
         np.savetxt(path, np.column_stack([f.wavelength, f.transmission]))
         paths.append(path)
     return paths

@@ -140,7 +140,8 @@ def _write_part(cols, path):
 def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_deep",
              missing_fraction: float = 0.0, seed: int = 0, n_jobs: int = 1,
              chunk_rows: int = 16 * BLOCK, out=None, overwrite: bool = False,
-             progress: bool = True, dtype: str = "float32", keep_true: bool = False):
+             progress: bool = True, dtype: str = "float32", keep_true: bool = False,
+             return_table: bool = True):
     """Simulate ``n`` galaxies' photometry with known truth.
 
     n : number of rows
@@ -155,6 +156,8 @@ def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_d
     out : Parquet path to stream to (resumes an interrupted run with the same arguments)
     dtype : float type of the flux and truth columns
     keep_true : also write the noiseless fluxes as ``<band>_true``
+    return_table : with ``out``, False returns the output path instead of reading the whole
+        file back (for runs larger than memory)
 
     Returns an astropy Table: ``id``, ``<band>``, ``<band>_err`` [µJy], truths ``z``,
     ``log_mstar`` [M☉], ``log_sfr`` (100 Myr) and ``log_sfr10`` (10 Myr) [M☉/yr],
@@ -253,6 +256,8 @@ def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_d
         table.meta["galfast_simulate"] = spec.config(n)
         return table
     _join_parts(out, parts_dir, len(chunks), spec.config(n))
+    if not return_table:
+        return out
     from ..catalog import read_catalog
 
     return read_catalog(out)
