@@ -101,6 +101,8 @@ def test_simulate_columns_truths_and_determinism_whatever_jobs_and_chunks():
     for col in a.colnames:
         np.testing.assert_array_equal(np.asarray(a[col]), np.asarray(b[col]), err_msg=col)
         np.testing.assert_array_equal(np.asarray(a[col])[:150], np.asarray(c[col]), err_msg=col)
+    cfg = json.loads(a.meta["GFSIMCFG"])
+    assert cfg["seed"] == 7 and cfg["n"] == 700 and cfg["priors"]["z"] == [0.1, 7.0]
     d = simulate(150, JWST_HST_BANDS, n_jobs=1, priors=Priors(z=(0.1, 7.0)), seed=8, progress=False)
     assert not np.array_equal(np.asarray(c["z"]), np.asarray(d["z"]))
     for band in JWST_HST_BANDS:

@@ -33,6 +33,8 @@ TRUTH_COLUMNS = ("z", "log_mstar", "log_sfr", "log_sfr10", "log_ssfr", "av", "eb
                  "log_zmet", "log_ldust")
 CALZETTI_RV = 4.05
 _PARQUET_META_KEY = b"galfast_simulate"
+#: table.meta key of the run's arguments as JSON (8 characters: a plain FITS keyword)
+META_KEY = "GFSIMCFG"
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,8 @@ def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_d
     ``log_mstar`` [M☉], ``log_sfr`` (100 Myr) and ``log_sfr10`` (10 Myr) [M☉/yr],
     ``log_ssfr`` [yr⁻¹], ``av``, ``ebv`` [mag], ``age_mw`` [Gyr], ``log_zmet`` [Z☉],
     ``log_ldust`` [L☉], and the drawn SFH parameters (``log_u``, ``sfh_age``, ``sfh_tau`` or
-    ``burst_age``, ``burst_frac``).
+    ``burst_age``, ``burst_frac``).  ``table.meta["GFSIMCFG"]`` holds the run's arguments as
+    JSON (in a Parquet ``out``, the schema metadata ``galfast_simulate``).
     """
     from tqdm.auto import tqdm
 
@@ -253,7 +256,7 @@ def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_d
 
         cols = {k: np.concatenate([results[i][k] for i in range(len(chunks))]) for k in results[0]}
         table = Table(cols)
-        table.meta["galfast_simulate"] = spec.config(n)
+        table.meta[META_KEY] = json.dumps(spec.config(n))
         return table
     _join_parts(out, parts_dir, len(chunks), spec.config(n))
     if not return_table:
