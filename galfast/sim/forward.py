@@ -168,8 +168,16 @@ class ForwardModel:
         young[wav < 912.0] = 0.0                                # fesc = 0: ionising photons absorbed
         old = stellar[:, :, index - 1:]
         # per metallicity: columns [young ages (index) | old ages (A - index + 1)]
-        self._stellar_cols = np.concatenate([young, old], axis=2)   # (W, Z, index + A-index+1)
-        self._neb = mg.nebular.combined_grid[:, :, :, :index]   # (W, Z, U, index)
+        cols = np.concatenate([young, old], axis=2)             # (W, Z, C): [young ages | old ages]
+        neb = mg.nebular.combined_grid[:, :, :, :index]         # (W, Z, U, index)
+        n_z, n_u = cols.shape[1], neb.shape[2]
+        # grids of adjacent metallicity pairs (Z-1, 2C, W) and (metallicity, log U) squares
+        # (Z-1, U-1, 4 index, W), transposed for row-major products
+        self._stellar_pairs = np.ascontiguousarray(np.stack(
+            [np.concatenate([cols[:, i], cols[:, i + 1]], axis=1).T for i in range(n_z - 1)]))
+        self._neb_squares = np.ascontiguousarray(np.stack([np.stack(
+            [np.concatenate([neb[:, i, u], neb[:, i, u + 1], neb[:, i + 1, u], neb[:, i + 1, u + 1]],
+                            axis=1).T for u in range(n_u - 1)]) for i in range(n_z - 1)]))
         self.log_u_vals = config.logU
         # dust
         self._a_cont_ln = -mg.dust_atten.A_cont * np.log(10.0) / 2.5   # trans = exp(A_V × this)
@@ -319,21 +327,22 @@ class ForwardModel:
         w_old[:, 0] *= ow
         w_cat = np.concatenate([w_young, w_old], axis=1)       # (N, C)
         lu_low, wu = self._logu_weights(p["log_u"])
+        # unattenuated spectrum: stellar (all ages) + nebular (young ages), grouped by the
+        # metallicity pair and the (metallicity, log U) square of each galaxy
         spec = np.empty((n, self.wavelengths.size))
-        key = low * 100 + lu_low
-        for k in np.unique(key):
-            rows = np.flatnonzero(key == k)
-            zl, ul = divmod(int(k), 100)
-            # columns: stellar (Z=zl), stellar (Z=zl+1), nebular (zl,ul), (zl,ul+1), (zl+1,ul), (zl+1,ul+1)
-            grid = np.concatenate([self._stellar_cols[:, zl], self._stellar_cols[:, zl + 1],
-                                   self._neb[:, zl, ul], self._neb[:, zl, ul + 1],
-                                   self._neb[:, zl + 1, ul], self._neb[:, zl + 1, ul + 1]], axis=1)
-            a, b = wz[rows, 0:1], wz[rows, 1:2]
-            ul_w, uh_w = wu[rows, 0:1], wu[rows, 1:2]
-            wc, wy = w_cat[rows], w_young[rows]
-            weights = np.concatenate([a * wc, b * wc, a * ul_w * wy, a * uh_w * wy,
-                                      b * ul_w * wy, b * uh_w * wy], axis=1)
-            spec[rows] = weights @ grid.T
+        a, b = wz[:, 0:1], wz[:, 1:2]
+        stellar_w = np.concatenate([a * w_cat, b * w_cat], axis=1)
+        u_lo, u_hi = wu[:, 0:1], wu[:, 1:2]
+        neb_w = np.concatenate([a * u_lo * w_young, a * u_hi * w_young,
+                                b * u_lo * w_young, b * u_hi * w_young], axis=1)
+        for zl in np.unique(low):
+            rows_z = np.flatnonzero(low == zl)
+            part = stellar_w[rows_z] @ self._stellar_pairs[zl]
+            lu_z = lu_low[rows_z]
+            for ul in np.unique(lu_z):
+                sel = np.flatnonzero(lu_z == ul)
+                part[sel] += neb_w[rows_z[sel]] @ self._neb_squares[zl, ul]
+            spec[rows_z] = part
         # diffuse ISM attenuation (eta = 1: birth clouds see the same A_V) + energy balance
         trans = np.exp(p["av"][:, None] * self._a_cont_ln[None, :])
         kernel = _kernel() if self.backend != "numpy" and not return_spectra else None
