@@ -5,13 +5,16 @@ its own grids and component models (BC03 stellar grid resampled in wavelength an
 nebular grid, Calzetti attenuation, Draine & Li dust emission, Inoue (2014) IGM, filter set,
 cosmology, star-formation-history age sampling).  Per galaxy it reproduces, in batches,
 
-* the SFH on bagpipes' fine age grid, binned onto the SSP ages (``np.histogram`` as a matrix),
+* the SFH on bagpipes' fine age grid, binned onto the SSP ages (``np.histogram`` as
+  contiguous sums),
 * the delta-function chemical enrichment (linear weights between the two nearest metallicities),
 * the split at ``t_bc`` into birth-cloud (young, ionising photons removed, + nebular emission
-  interpolated in log U) and older stars — as one (galaxies × 126) @ (126 × wavelengths) product
-  per (metallicity pair, log U pair) group,
+  interpolated in log U) and older stars — as matrix products of the galaxies' weights with
+  precomputed grids of each metallicity pair (stellar) and (metallicity, log U) square (nebular),
+  galaxies grouped by pair,
 * diffuse-ISM attenuation with energy-balance dust emission, IGM transmission, luminosity
-  distance, and bagpipes' filter integration with its blueshifted filter curves,
+  distance, and bagpipes' filter integration with its blueshifted filter curves (the compiled
+  kernel ``galfast._ext.sim_kernels`` when built, else the same steps in NumPy),
 
 so the result equals ``bagpipes.model_galaxy(...).photometry`` (``phot_units="mujy"``) to
 floating-point rounding.  Parameter conventions (all arrays of one length N):
@@ -143,7 +146,7 @@ class ForwardModel:
         wav = mg.wavelengths
         self.wavelengths = wav
         n_w = wav.size
-        # SFH fine age grid and its binning onto the SSP ages (np.histogram as a matrix)
+        # SFH fine age grid and its binning onto the SSP ages (contiguous runs of fine ages)
         sfh = mg.sfh
         self.fine_ages = sfh.ages
         self.fine_widths = sfh.age_widths
