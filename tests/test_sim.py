@@ -55,6 +55,18 @@ def test_forward_model_equals_bagpipes_model_galaxy(tmp_path, bands, sfh):
         assert ours["log_sfr"][i] == pytest.approx(np.log10(mg.sfh.sfr), abs=1e-9)
         assert ours["age_mw"][i] == pytest.approx(mg.sfh.mass_weighted_age, rel=1e-9)
         assert ours["log_ssfr"][i] == pytest.approx(mg.sfh.ssfr, abs=1e-9)
+    # log_sfr10 is bagpipes' SFR with its averaging timescale set to 10 Myr
+    from bagpipes import config
+
+    saved = config.sfr_timescale
+    try:
+        config.sfr_timescale = 1e7
+        for i in range(12):
+            with contextlib.redirect_stdout(io.StringIO()):
+                mg.update(bagpipes_components(p, i, sfh))
+            assert ours["log_sfr10"][i] == pytest.approx(np.log10(mg.sfh.sfr), abs=1e-9)
+    finally:
+        config.sfr_timescale = saved
 
 
 def test_compiled_kernel_equals_numpy_path():
