@@ -275,3 +275,10 @@ def test_user_tophat_bands_in_parallel_workers():
     params = {k: np.asarray(a[k], float) for k in ("z", "log_mstar", "log_zmet", "av", "log_u",
                                                    "sfh_age", "sfh_tau")}
     np.testing.assert_allclose(model_fluxes(params, names), true, rtol=2e-4)
+
+
+def test_lsst_preset_bands_and_errors():
+    t = simulate(50, None, depths="lsst_10yr", priors=Priors(z=(0.05, 3.0)), seed=9, progress=False)
+    for band, m5 in DEPTH_PRESETS["lsst_10yr"].items():
+        np.testing.assert_allclose(t[f"{band}_err"], 10 ** (-0.4 * (m5 - 23.9)) / 5, rtol=1e-6)
+    assert np.all(np.isfinite(np.asarray(t["lsst_baseline_u"])))
