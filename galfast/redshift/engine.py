@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._ext.kllr import kllr_predict
-from .patterns import PatternIndex, PatternModel, pattern_codes, popcount
+from .patterns import PatternIndex, PatternModel, kernel_module, pattern_codes, popcount
 
 __all__ = ["FLAG_EXTRAPOLATION", "FLAG_CLIPPED_AT_ZERO", "FLAG_NEIGHBOURS_CLIPPED",
            "FLAG_NO_ESTIMATE", "FLAG_MODE_GUARD", "FLAG_MISSING_BANDS", "FLAG_FEW_NEIGHBOURS", "FLAG_TOO_FEW_BANDS",
@@ -114,6 +113,7 @@ def predict_groups(groups: list[Group], n: int, k: int, lam: float, gamma: float
     nn = np.zeros(n, dtype=np.int32)
     zmin = -np.inf if z_min is None else float(z_min)
     tau = 0.0 if mode_window is None else float(mode_window)
+    kllr_predict = kernel_module().kllr_predict
     for g in groups:
         if g.model is None:
             flags[g.rows] |= g.flags

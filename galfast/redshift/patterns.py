@@ -7,8 +7,14 @@ bands, m[b_{i+1}] − m[b_i]: when a middle band is missing, its two neighbours 
 colour.  With every band present this is exactly the published recipe (adjacent colours).
 
 Every training row that has all the bands of a pattern serves that pattern; the features are
-standardised with the mean and standard deviation of those rows, and a ``cKDTree`` is built once
-per pattern and cached (:class:`PatternIndex`).
+standardised with the mean and standard deviation of those rows, and the pattern's neighbour
+search is set up once and cached (:class:`PatternIndex`).
+
+Neighbour search: up to :data:`BRUTE_MAX_ROWS` training rows (every spectroscopic sample today)
+an exhaustive compiled search (``knn_brute``: transposed features so the distance loop vectorises,
+a bounded heap per target, OpenMP over targets) — in 10 dimensions a KD-tree prunes little, and
+this is 2–3× faster than ``cKDTree.query`` for 3,700 rows; above it a ``cKDTree`` with parallel
+queries.
 """
 from __future__ import annotations
 
@@ -19,8 +25,31 @@ from scipy.spatial import cKDTree
 
 from ..photometry import Standardizer
 
-__all__ = ["usable_mask", "pattern_codes", "pattern_bands", "pattern_colours", "PatternModel",
+__all__ = ["BRUTE_MAX_ROWS", "kernel_module", "usable_mask", "pattern_codes", "pattern_bands", "pattern_colours", "PatternModel",
            "PatternIndex", "popcount"]
+
+
+#: training rows up to which the exhaustive compiled search is used instead of a KD-tree
+BRUTE_MAX_ROWS = 20_000
+
+
+def kernel_module():
+    """The compiled KLLR module for this CPU: ``galfast._ext.kllr_avx2`` where numpy reports AVX2
+    and FMA3 (override with GALFAST_KLLR_ISA=generic), else the portable ``galfast._ext.kllr``."""
+    import os
+
+    if os.environ.get("GALFAST_KLLR_ISA", "auto").lower() != "generic":
+        try:
+            feats = np._core._multiarray_umath.__cpu_features__
+            if feats.get("AVX2") and feats.get("FMA3"):
+                from .._ext import kllr_avx2
+
+                return kllr_avx2
+        except (AttributeError, ImportError):
+            pass
+    from .._ext import kllr
+
+    return kllr
 
 
 def usable_mask(mags: np.ndarray) -> np.ndarray:
@@ -71,8 +100,9 @@ class PatternModel:
         self.scaler = Standardizer().fit(colours)
         self.X = np.ascontiguousarray(self.scaler.transform(colours))
         self.y = np.ascontiguousarray(y[self.rows], dtype=np.float64)
-        self.tree = cKDTree(self.X, leafsize=leafsize, balanced_tree=False, compact_nodes=False) \
-            if len(self.rows) else None
+        self.leafsize = leafsize
+        self._tree = None
+        self._XT = None
 
     @property
     def n_train(self) -> int:
@@ -84,7 +114,15 @@ class PatternModel:
 
     def neighbours(self, F: np.ndarray, k: int, workers: int = 1) -> np.ndarray:
         """(N, k) intp indices (into this pattern's training rows) of the k nearest, nearest first."""
-        _, idx = self.tree.query(F, k=k, workers=workers)
+        if self.n_train <= BRUTE_MAX_ROWS:
+            if self._XT is None:
+                self._XT = np.ascontiguousarray(self.X.T)
+            return kernel_module().knn_brute(self._XT, np.ascontiguousarray(F, dtype=np.float64),
+                                             int(k), int(workers))
+        if self._tree is None:
+            self._tree = cKDTree(self.X, leafsize=self.leafsize, balanced_tree=False,
+                                 compact_nodes=False)
+        _, idx = self._tree.query(F, k=k, workers=workers)
         return np.ascontiguousarray(np.asarray(idx, dtype=np.intp).reshape(len(F), k))
 
 
