@@ -62,6 +62,8 @@ def catalogue_section(table, outdir: Path) -> str:
 
 #: report sections, in order; capabilities append theirs
 SECTIONS = [catalogue_section]
+from .redshift.demo import photoz_section  # noqa: E402  (photo-z section)
+SECTIONS.append(photoz_section)
 
 
 def run_demo(outdir="demo_output", catalog=None) -> Path:
