@@ -117,7 +117,7 @@ def run_photoz(train=None, target=None, bands=None, out=None, *, z_column="zspec
         if train is None:
             raise CatalogError("give --train (a catalogue with spectroscopic redshifts) or --model")
         tab = read_catalog(train)
-        phot = _photometry(tab, bands, id_column, z_column, str(train))
+        phot = _photometry(tab, bands, None, z_column, str(train))  # training ids unused
         if bands is None:
             bands = list(phot.bands)
         mags, z = phot.mag(), phot.z
