@@ -282,3 +282,18 @@ def test_lsst_preset_bands_and_errors():
     for band, m5 in DEPTH_PRESETS["lsst_10yr"].items():
         np.testing.assert_allclose(t[f"{band}_err"], 10 ** (-0.4 * (m5 - 23.9)) / 5, rtol=1e-6)
     assert np.all(np.isfinite(np.asarray(t["lsst_baseline_u"])))
+
+
+def test_cli_errors_measured_on_an_observed_catalogue(tmp_path, jwst_catalog_path):
+    from galfast.cli import main
+    from galfast.catalog import read_catalog
+
+    out = tmp_path / "like_jwst.parquet"
+    with pytest.warns(Warning):     # the shared catalogue repeats ids: a warning, rows kept
+        rc = main(["simulate", "--n", "200", "--bands", "jwst_hst", "--errors-from", str(jwst_catalog_path),
+                   "--seed", "2", "--quiet", "--keep-true", "--out", str(out)])
+    assert rc == 0
+    t = read_catalog(out)
+    f = np.asarray(t["jwst_f444w_true"], float)
+    snr = f / np.asarray(t["jwst_f444w_err"], float)
+    assert np.all(snr[f > 10] < 60)     # the catalogue's error floor, unlike pure depths

@@ -4,6 +4,7 @@ import pytest
 
 from galfast.errors import BandError, GalfastError
 from galfast.sim import DEPTH_PRESETS, ErrorTable, add_noise, error_table
+from galfast.photometry import mag_to_flux
 from galfast.sim.noise import _LN10_25
 
 
@@ -19,14 +20,13 @@ def test_sources_at_the_5sigma_depth_are_detected_half_the_time():
     assert abs(frac - 0.5) < 3 * 0.5 / np.sqrt(40000)
 
 
-def test_error_table_interpolates_and_holds_sigma_constant_beyond_its_ends():
+def test_error_table_interpolates_constant_sigma_when_faint_constant_snr_when_bright():
     tab = ErrorTable.from_table({"F150W": ([26.0, 24.0, 28.0], [0.2, 0.05, 1.0])})
     flux = 10 ** (-0.4 * (np.array([24.0, 26.0, 28.0]) - 23.9))
     np.testing.assert_allclose(tab.sigma("jwst_f150w", flux), flux * np.array([0.05, 0.2, 1.0]) * _LN10_25)
     sig_faint = 10 ** (-0.4 * (28.0 - 23.9)) * _LN10_25
     np.testing.assert_allclose(tab.sigma("jwst_f150w", [1e-6, 0.0, -1.0]), sig_faint)
-    sig_bright = 10 ** (-0.4 * (24.0 - 23.9)) * 0.05 * _LN10_25
-    np.testing.assert_allclose(tab.sigma("jwst_f150w", [1e3]), sig_bright)
+    np.testing.assert_allclose(tab.sigma("jwst_f150w", [1e3, 1e4]), np.array([1e3, 1e4]) * 0.05 * _LN10_25)
     mid = 10 ** (-0.4 * (25.0 - 23.9))
     expect = np.exp(0.5 * (np.log(flux[0] * 0.05 * _LN10_25) + np.log(flux[1] * 0.2 * _LN10_25)))
     assert tab.sigma("F150W", [mid])[0] == pytest.approx(expect)
@@ -44,3 +44,22 @@ def test_presets_and_errors():
     tab = error_table({"F150W": 28.0}, ["jwst_f150w"])
     assert tab.depth("F150W") == pytest.approx(28.0)
     assert tab.depth("F150W", snr=10) == pytest.approx(28.0 - 2.5 * np.log10(2))
+
+
+def test_error_table_measured_on_the_shared_jwst_catalogue(jwst_phot):
+    tab = ErrorTable.from_photometry(jwst_phot)
+    assert tab.bands == jwst_phot.bands
+    for j, band in enumerate(jwst_phot.bands):
+        f, e = jwst_phot.flux[:, j], jwst_phot.flux_err[:, j]
+        mag = -2.5 * np.log10(np.where(f > 0, f, np.nan)) + 23.9
+        for m0 in (25.0, 27.0):
+            sel = (jwst_phot.state[:, j] == 0) & (mag > m0) & (mag < m0 + 0.25)
+            if sel.sum() >= 10:     # the curve reproduces the catalogue's median error there
+                assert tab.sigma(band, [mag_to_flux(m0 + 0.125)])[0] == pytest.approx(np.median(e[sel]), rel=1e-9)
+        # faint end: background limited, 5σ depth in the 28–30 AB range of deep fields
+        assert 27.5 < tab.depth(band) < 30.5
+    # the catalogue has an error floor: bright sources' S/N is capped near 20–30
+    f24 = mag_to_flux(24.0)
+    assert f24 / tab.sigma("jwst_f444w", [f24])[0] < 40
+    with pytest.raises(GalfastError, match="acs_wfc_f435w"):
+        ErrorTable.from_photometry(jwst_phot.select(np.arange(5)))

@@ -56,7 +56,18 @@ def _run(args) -> int:
         val = getattr(args, name)
         if val is not None:
             prior_kw[name] = tuple(val)
-    table = simulate(args.n, _bands(args.bands), priors=Priors(**prior_kw), depths=_depths(args.depths),
+    bands = _bands(args.bands)
+    depths = _depths(args.depths)
+    if args.errors_from:
+        from ..catalog import read_catalog
+        from ..photometry import Photometry
+        from .noise import ErrorTable
+
+        if not bands:
+            raise GalfastError("--errors-from needs --bands (the catalogue's bands to measure)")
+        phot = Photometry.from_table(read_catalog(args.errors_from), bands, source=args.errors_from)
+        depths = ErrorTable.from_photometry(phot)
+    table = simulate(args.n, bands, priors=Priors(**prior_kw), depths=depths,
                      missing_fraction=args.missing_fraction, seed=args.seed, n_jobs=args.jobs,
                      chunk_rows=args.chunk_rows, out=args.out, overwrite=args.overwrite,
                      progress=not args.quiet, keep_true=args.keep_true, return_table=False)
@@ -79,6 +90,9 @@ def register(subparsers):
     p.add_argument("--depths", default="jwst_deep",
                    help="preset (jwst_deep, lsst_10yr, gama), 'band=mag,…' 5σ AB depths, or a JSON "
                         "file {band: depth} or {band: [[mags], [mag errors]]} (default jwst_deep)")
+    p.add_argument("--errors-from", metavar="CATALOGUE",
+                   help="measure the error-vs-magnitude curves of --bands on this observed "
+                        "catalogue (overrides --depths)")
     p.add_argument("--sfh", default="delayed_tau", choices=["delayed_tau", "constant_burst"])
     p.add_argument("--z", type=float, nargs=2, metavar=("MIN", "MAX"), help="redshift range (0 7)")
     p.add_argument("--log-mstar", type=float, nargs=2, metavar=("MIN", "MAX"), help="(8 11.5)")

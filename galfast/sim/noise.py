@@ -2,8 +2,10 @@
 
 The flux error σ [µJy] of each band is a function of the true flux.  From a 5σ depth m₅ [AB]
 it is the background-limited constant σ = f₅/5 with f₅ = 10^{-0.4 (m₅ - 23.9)} µJy; from a
-user table of (magnitude, magnitude error) it is interpolated in log σ_flux and held constant
-beyond either end of the table (background limited).
+table of (magnitude, magnitude error) — given, or measured on an observed catalogue with
+:meth:`ErrorTable.from_photometry` — it is interpolated in log σ_flux, held constant beyond the
+faint end (background limited) and at the brightest entry's magnitude error (constant S/N, an
+error floor) beyond the bright end.
 Observed flux = true flux + σ·N(0, 1); negative fluxes (non-detections) are kept as measured.
 """
 from __future__ import annotations
@@ -51,7 +53,8 @@ class ErrorTable:
     """Flux error [µJy] as a function of true flux, one curve per band.
 
     ``mags[b]`` (increasing AB magnitudes) and ``mag_errs[b]`` give the error curve of band b.
-    A depth-only band is a one-point table at its 5σ depth with error 2.5/ln10/5 mag.
+    A depth-only band is a one-point table at its 5σ depth with error 2.5/ln10/5 mag; its σ is
+    the same at every flux.
     """
 
     bands: tuple
@@ -85,6 +88,37 @@ class ErrorTable:
             errs.append(e[order])
         return cls(tuple(bands), tuple(mags), tuple(errs))
 
+    @classmethod
+    def from_photometry(cls, phot, *, bin_width: float = 0.25, min_count: int = 10) -> "ErrorTable":
+        """Error curves measured on an observed catalogue (a :class:`~galfast.Photometry`): the
+        median flux error of the detected sources in bins of ``bin_width`` magnitudes holding at
+        least ``min_count`` sources, so mocks get that catalogue's noise (error floors included)."""
+        from ..photometry import OBSERVED
+
+        table = {}
+        for j, band in enumerate(phot.bands):
+            f, e = phot.flux[:, j], phot.flux_err[:, j]
+            ok = (phot.state[:, j] == OBSERVED) & (f > 0) & np.isfinite(e) & (e > 0)
+            if ok.sum() < min_count:
+                raise GalfastError(f"band {band!r}: only {int(ok.sum())} detected sources with "
+                                   f"errors, need ≥ {min_count} to measure its error curve")
+            mag = -2.5 * np.log10(f[ok]) + 23.9
+            lo, hi = np.floor(mag.min() / bin_width), np.ceil(mag.max() / bin_width)
+            edges = np.arange(lo, hi + 1) * bin_width
+            which = np.digitize(mag, edges) - 1
+            mags, errs = [], []
+            for k in range(edges.size - 1):
+                sel = which == k
+                if sel.sum() >= min_count:
+                    centre = 0.5 * (edges[k] + edges[k + 1])
+                    sigma = np.median(e[ok][sel])
+                    mags.append(centre)
+                    errs.append(sigma / (mag_to_flux(centre) * _LN10_25))
+            if not mags:
+                raise GalfastError(f"band {band!r}: no magnitude bin holds {min_count} sources")
+            table[band] = (np.array(mags), np.array(errs))
+        return cls.from_table(table)
+
     def depth(self, band: str, snr: float = 5.0) -> float:
         """Magnitude at which S/N = ``snr`` in the background-limited regime [AB]."""
         return float(-2.5 * np.log10(self.sigma(band, np.array([0.0]))[0] * snr) + 23.9)
@@ -97,7 +131,10 @@ class ErrorTable:
         flux = np.asarray(flux, float)
         with np.errstate(divide="ignore", invalid="ignore"):
             mag = np.where(flux > 0, -2.5 * np.log10(np.where(flux > 0, flux, 1.0)) + 23.9, np.inf)
-        return np.exp(np.interp(mag, m, np.log(sig_tab)))     # σ held constant beyond the ends
+        sig = np.exp(np.interp(mag, m, np.log(sig_tab)))      # constant σ beyond the faint end
+        if m.size > 1:                                         # constant S/N beyond the bright end
+            sig = np.where(mag < m[0], flux * e[0] * _LN10_25, sig)
+        return sig
 
     def _index(self, band):
         name = resolve_band(band)
