@@ -21,16 +21,13 @@ import time
 import numpy as np
 
 
-def _rate(fn, n, repeat=3):
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+def _time(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
-def main(n_base: int = 300, n_fast: int = 16384, n_sim: int = 65536) -> dict:
+def main(n_base: int = 300, n_fast: int = 16384, n_sim: int = 65536, rounds: int = 3) -> dict:
     from threadpoolctl import threadpool_limits
 
     from galfast.bands import JWST_HST_BANDS
@@ -58,13 +55,18 @@ def main(n_base: int = 300, n_fast: int = 16384, n_sim: int = 65536) -> dict:
             mg.update(mc)
             mg.photometry
 
-    with threadpool_limits(1):
-        base = _rate(baseline, n_base, repeat=2)
-        fwd = _rate(lambda: [fm.evaluate({k: v[s:s + 1024] for k, v in params.items()})
-                             for s in range(0, n_fast, 1024)], n_fast)
-        sim1 = _rate(lambda: simulate(n_fast, bands, seed=1, progress=False, n_jobs=1), n_fast, 2)
-    sim2 = _rate(lambda: simulate(n_sim, bands, seed=1, progress=False, n_jobs=2, chunk_rows=8192),
-                 n_sim, 2)
+    # interleaved rounds (the machine's load drifts), best time of each
+    best = {"base": np.inf, "fwd": np.inf, "sim1": np.inf, "sim2": np.inf}
+    for _ in range(rounds):
+        with threadpool_limits(1):
+            best["base"] = min(best["base"], _time(baseline))
+            best["fwd"] = min(best["fwd"], _time(lambda: fm.evaluate(params)))
+            best["sim1"] = min(best["sim1"], _time(
+                lambda: simulate(n_fast, bands, seed=1, progress=False, n_jobs=1)))
+        best["sim2"] = min(best["sim2"], _time(
+            lambda: simulate(n_sim, bands, seed=1, progress=False, n_jobs=2, chunk_rows=8192)))
+    base, fwd = n_base / best["base"], n_fast / best["fwd"]
+    sim1, sim2 = n_fast / best["sim1"], n_sim / best["sim2"]
     backend = "compiled" if _kernel() is not None else "numpy"
     print(f"simulator, 11 JWST+HST bands, delayed-tau, {os.cpu_count()} cores, kernel: {backend}")
     print(f"  bagpipes model_galaxy.update loop (1 process): {base:10.0f} models/s "
