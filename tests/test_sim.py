@@ -254,6 +254,14 @@ def test_cli_simulate(tmp_path, capsys):
     np.testing.assert_allclose(t["jwst_f150w_err"], 10 ** (-0.4 * (28 - 23.9)) / 5, rtol=1e-6)
     api = simulate(40, ["F150W", "F444W"], depths={"F150W": 28, "F444W": 27.5}, seed=3, progress=False)
     np.testing.assert_array_equal(np.asarray(t["jwst_f444w"]), np.asarray(api["jwst_f444w"]))
+    spec = tmp_path / "errors.json"
+    spec.write_text(json.dumps({"F150W": [[24, 26, 28], [0.02, 0.1, 0.5]], "F444W": 28.0}))
+    rc = main(["simulate", "--n", "30", "--bands", "F150W", "F444W", "--depths", str(spec), "--quiet",
+               "--sfh", "constant_burst", "--z", "1", "3", "--out", str(tmp_path / "json.parquet")])
+    assert rc == 0
+    t = read_catalog(tmp_path / "json.parquet")
+    np.testing.assert_allclose(t["jwst_f444w_err"], 10 ** (-0.4 * (28 - 23.9)) / 5, rtol=1e-6)
+    assert {"burst_age", "burst_frac"} <= set(t.colnames) and np.all((np.asarray(t["z"]) >= 1))
     rc = main(["simulate", "--n", "5", "--depths", "nowhere.json", "--out", str(tmp_path / "x.parquet")])
     assert rc == 1 and "nowhere.json" in capsys.readouterr().err
 

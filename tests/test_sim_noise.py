@@ -63,3 +63,11 @@ def test_error_table_measured_on_the_shared_jwst_catalogue(jwst_phot):
     assert f24 / tab.sigma("jwst_f444w", [f24])[0] < 40
     with pytest.raises(GalfastError, match="acs_wfc_f435w"):
         ErrorTable.from_photometry(jwst_phot.select(np.arange(5)))
+
+
+def test_error_table_mixes_depths_and_curves():
+    tab = ErrorTable.from_table({"F150W": ([24.0, 28.0], [0.02, 0.5]), "F444W": 28.0})
+    assert tab.depth("F444W") == pytest.approx(28.0)
+    np.testing.assert_allclose(tab.sigma("F444W", [1e-3, 1.0, 100.0]), mag_to_flux(28.0) / 5)
+    with pytest.raises(GalfastError, match="F277W"):
+        ErrorTable.from_table({"F277W": "deep"})

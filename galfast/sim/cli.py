@@ -42,9 +42,12 @@ def _depths(value):
                            "band=mag pairs, nor an existing JSON file") from None
     except ValueError as exc:
         raise GalfastError(f"--depths file {value}: not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise GalfastError(f"--depths file {value}: expected a JSON object {{band: depth or "
+                           "[[mags], [mag errors]]}}")
     if all(isinstance(v, (int, float)) for v in spec.values()):
         return spec
-    return ErrorTable.from_table({b: tuple(v) for b, v in spec.items()})
+    return ErrorTable.from_table(spec)
 
 
 def _run(args) -> int:

@@ -73,10 +73,18 @@ class ErrorTable:
 
     @classmethod
     def from_table(cls, table: dict) -> "ErrorTable":
-        """From ``{band: (magnitudes, magnitude errors)}`` (any order; sorted here)."""
+        """From ``{band: (magnitudes, magnitude errors)}`` (any order; sorted here); a band may
+        instead give a single number, its 5σ depth."""
         bands, mags, errs = [], [], []
-        for band, (m, e) in table.items():
-            m, e = np.asarray(m, float), np.asarray(e, float)
+        for band, value in table.items():
+            try:
+                if np.ndim(value) == 0:
+                    value = ([float(value)], [1.0 / (_LN10_25 * 5.0)])
+                m, e = value
+                m, e = np.asarray(m, float), np.asarray(e, float)
+            except (TypeError, ValueError):
+                raise GalfastError(f"error table of band {band!r}: give a 5σ depth or "
+                                   f"(magnitudes, magnitude errors), got {value!r}") from None
             if m.ndim != 1 or m.shape != e.shape or m.size == 0:
                 raise GalfastError(f"error table of band {band!r}: need equal-length 1-d arrays")
             if not (np.all(np.isfinite(m)) and np.all(np.isfinite(e)) and np.all(e > 0)):
