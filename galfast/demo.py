@@ -64,6 +64,8 @@ def catalogue_section(table, outdir: Path) -> str:
 SECTIONS = [catalogue_section]
 from .redshift.demo import photoz_section  # noqa: E402  (photo-z section)
 SECTIONS.append(photoz_section)
+from .props.demo import props_section  # noqa: E402  (galaxy properties section)
+SECTIONS.append(props_section)
 
 
 def run_demo(outdir="demo_output", catalog=None) -> Path:

@@ -148,7 +148,7 @@ def register(subparsers) -> None:
     t.add_argument("--no-redshift", action="store_true", help="do not use redshift as an input")
     t.add_argument("--loss", choices=("gaussian_nll", "mae"), default="gaussian_nll")
     t.add_argument("--joint", action="store_true", help="one multi-output network instead of one per target")
-    t.add_argument("--hidden", nargs="+", type=int, default=[256, 256, 256], help="hidden layer widths")
+    t.add_argument("--hidden", nargs="+", type=int, default=[128, 128, 128], help="hidden layer widths")
     t.add_argument("--epochs", type=int, default=200)
     t.add_argument("--batch-size", type=int, default=512)
     t.add_argument("--lr", type=float, default=1e-3)

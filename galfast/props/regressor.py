@@ -122,7 +122,7 @@ class PropertyRegressor(BaseEstimator):
     """
 
     def __init__(self, targets=("log_mstar", "log_sfr"), *, per_target=True, loss="gaussian_nll",
-                 hidden=(256, 256, 256), epochs=200, batch_size=512, lr=1e-3, patience=15,
+                 hidden=(128, 128, 128), epochs=200, batch_size=512, lr=1e-3, patience=15,
                  noise_augment=True, noise_scale=1.0, band_dropout="auto", use_redshift=True,
                  use_errors=True, validation_fraction=0.2, calibrate=True, bands=None, z_column="z",
                  device="cpu", n_threads=2, random_state=0, progress=False):

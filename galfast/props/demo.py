@@ -1,0 +1,82 @@
+"""The properties section of ``galfast demo``: train a PropertyRegressor on the bundled catalogue.
+
+80 % of the rows (64/16 train/validation) train one Gaussian-NLL network per target — log M*,
+log SFR (floored at log sSFR = −13) and A_V — from the 11 fluxes and the known redshift; the
+other 20 % are scored: σ, bias, outliers, r², coverage of the predicted σ, plus a PNG of true vs
+predicted and of the normalised residuals.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["props_section"]
+
+TARGETS = ("log_mstar", "log_sfr", "av")
+
+
+def props_section(table, outdir: Path) -> str:
+    """Markdown for the demo report; writes ``props_true_vs_pred.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..bands import JWST_HST_BANDS
+    from ..metrics import normalised_residuals, regression_metrics
+    from ..photometry import Photometry
+    from .regressor import PropertyRegressor
+    from .targets import floor_log_sfr
+
+    targets = [t for t in TARGETS if t in table.colnames]
+    if "z" not in table.colnames or not targets:
+        return "## Galaxy properties\n\nskipped: the catalogue has no truths (z, log_mstar, …) to train on.\n"
+    table = table.copy(copy_data=False)
+    if "log_sfr" in targets:
+        table["log_sfr"] = floor_log_sfr(table["log_sfr"], table["log_mstar"])
+    phot = Photometry.from_table(table, JWST_HST_BANDS, id_column="id" if "id" in table.colnames else None,
+                                 z_column="z")
+    perm = np.random.default_rng(0).permutation(len(phot))
+    n_test = len(phot) // 5
+    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    reg = PropertyRegressor(targets=tuple(targets), epochs=80, patience=10, random_state=0)
+    reg.fit(phot.select(train), table[train])
+    t0 = time.perf_counter()
+    pred = reg.predict(phot.select(test))
+    rate = len(test) / (time.perf_counter() - t0)
+
+    fig, axes = plt.subplots(2, len(targets), figsize=(4.2 * len(targets), 7.5))
+    lines = ["## Galaxy properties (PropertyRegressor)", "",
+             f"One 3×128 ReLU network per target, Gaussian NLL, noise augmentation; trained on "
+             f"{reg.n_train_:,} rows, early-stopped on {reg.n_val_:,}, {reg.history_['epochs_run']} epochs in "
+             f"{reg.history_['seconds']:.0f} s; scored on {len(test):,} held-out rows "
+             f"(prediction {rate:,.0f} objects/s incl. features and flags).", "",
+             "| target | σ(true−pred) | σ_NMAD | bias | outliers (>3σ_NMAD) | r² | coverage 68 % | coverage 95 % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for j, t in enumerate(targets):
+        y = np.asarray(table[t], dtype=float)[test]
+        p, s = np.asarray(pred[t]), np.asarray(pred[t + "_err"])
+        m = regression_metrics(y, p, s)
+        lines.append(f"| {t} | {m['sigma']:.3f} | {m['sigma_nmad']:.3f} | {m['bias']:+.3f} | "
+                     f"{m['outlier_fraction']:.3f} | {m['r2']:.3f} | {m['coverage_1sigma']:.3f} | "
+                     f"{m['coverage_2sigma']:.3f} |")
+        lo, hi = np.nanpercentile(y, [0.5, 99.5])
+        ax = axes[0, j]
+        ax.hexbin(y, p, gridsize=50, bins="log", cmap="viridis", extent=(lo, hi, lo, hi))
+        ax.plot([lo, hi], [lo, hi], "r-", lw=0.8)
+        ax.set_xlabel(f"true {t}")
+        ax.set_ylabel(f"predicted {t}")
+        dens, edges = normalised_residuals(y, p, s)
+        ax = axes[1, j]
+        ax.stairs(dens, edges, color="k", label="(pred − true)/σ")
+        xx = np.linspace(-5, 5, 200)
+        ax.plot(xx, np.exp(-xx ** 2 / 2) / np.sqrt(2 * np.pi), "r-", lw=0.8, label="N(0, 1)")
+        ax.set_xlabel(f"normalised residual, {t}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(Path(outdir) / "props_true_vs_pred.png", dpi=100)
+    plt.close(fig)
+    lines += ["", "![properties: true vs predicted, normalised residuals](props_true_vs_pred.png)", ""]
+    return "\n".join(lines)
