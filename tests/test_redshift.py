@@ -295,6 +295,7 @@ def test_deterministic_across_threads_and_pickle():
     est2 = KLLRPhotoZ(k=25, n_jobs=2).fit(M, z)
     r2 = est2.predict_full(Mq)
     r3 = pickle.loads(pickle.dumps(est2)).predict_full(Mq)
+    np.testing.assert_array_equal(est2.predict(Mq), r1["z"])  # no-error path: same z
     for key in r1:
         np.testing.assert_array_equal(r1[key], r2[key])
         np.testing.assert_array_equal(r1[key], r3[key])

@@ -101,9 +101,9 @@ def prepare_groups(index: PatternIndex, mags: np.ndarray, k_max: int, *, min_ban
 
 def predict_groups(groups: list[Group], n: int, k: int, lam: float, gamma: float, *,
                    clip: float = 3.0, center: bool = True, z_min: float = 0.0,
-                   mode_window=None, threads: int = 1):
+                   mode_window=None, threads: int = 1, errors: bool = True):
     """Run the compiled kernel on every group with the first ``k`` neighbours (``mode_window``:
-    the kernel's mode guard ``tau``, None = off).
+    the kernel's mode guard ``tau``, None = off; ``errors=False``: no z_err, faster).
 
     Returns (z, z_err, flags int64, n_neighbours int32) for the ``n`` targets.
     """
@@ -120,7 +120,7 @@ def predict_groups(groups: list[Group], n: int, k: int, lam: float, gamma: float
             continue
         kk = min(k, g.idx.shape[1])
         zz, ee, ff, nu = kllr_predict(g.model.X, g.model.y, g.F, g.idx, kk, lam, gamma, clip,
-                                      center, zmin, tau, threads)
+                                      center, zmin, tau, threads, errors)
         z[g.rows] = zz
         e[g.rows] = ee
         flags[g.rows] = ff.astype(np.int64) | g.flags | (FLAG_FEW_NEIGHBOURS if kk < k else 0)

@@ -130,7 +130,7 @@ class PatternIndex:
     """Training magnitudes (N, B) and labels, with one :class:`PatternModel` per pattern asked for,
     built on first use and kept in a bounded LRU cache."""
 
-    def __init__(self, mags: np.ndarray, y: np.ndarray, max_cached: int = 256, leafsize: int = 32):
+    def __init__(self, mags: np.ndarray, y: np.ndarray, max_cached: int = 64, leafsize: int = 32):
         self.mags = np.asarray(mags, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
         self.usable = usable_mask(self.mags)

@@ -107,7 +107,8 @@ def tune_kllr(mags, z, *, n_trials: int = 50, n_folds: int = 5, random_state=Non
         zp = np.full(len(z), np.nan)
         for va, groups in prepared:
             zp[va] = predict_groups(groups, len(va), k, lam, gamma, clip=clip, center=center,
-                                    z_min=0.0, mode_window=mode_window, threads=threads)[0]
+                                    z_min=0.0, mode_window=mode_window, threads=threads,
+                                    errors=False)[0]
         return _score(zp, z, objective)
 
     def trial_fn(trial):
