@@ -62,7 +62,7 @@ def read_catalog(path, format: str | None = None, columns=None) -> Table:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            table = Table(pq.read_table(path, columns=columns).to_pydict())
+            table = _arrow_to_table(pq.read_table(path, columns=columns))
             _restore_parquet_meta(table, path)
         elif fmt == "ascii":
             table = Table.read(path, format="ascii.basic", delimiter=r"\s", guess=False)
@@ -149,14 +149,16 @@ def iter_catalog(path, chunk_rows: int = 100_000, format: str | None = None, col
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(path)
+            # pre_buffer=False: pyarrow otherwise keeps the read-ahead buffers of every row group
+            # read so far (RSS grows with the file); streaming must stay in bounded memory
+            pf = pq.ParquetFile(path, pre_buffer=False)
         except Exception as exc:
             raise CatalogError(f"could not read {path} as parquet: {exc}") from exc
         if pf.metadata.num_rows == 0:
             raise CatalogError(f"catalogue file {path} has no rows")
         schema = pf.schema_arrow
         for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
-            t = Table(batch.to_pydict())
+            t = _arrow_to_table(batch)
             _apply_arrow_units(t, schema)
             t.meta["source"] = str(path)
             yield t
@@ -186,6 +188,23 @@ def iter_catalog(path, chunk_rows: int = 100_000, format: str | None = None, col
             yield table[start:start + chunk_rows]
 
 
+def _arrow_to_table(tab) -> Table:
+    """An astropy Table of an Arrow table or record batch: null-free numeric and boolean columns as
+    NumPy arrays (no per-value Python objects: fast, and streaming stays in bounded memory);
+    other columns through Python values as before."""
+    import pyarrow as pa
+
+    cols = {}
+    for name, col in zip(tab.schema.names, tab.columns):
+        t = col.type
+        if col.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t)
+                                    or pa.types.is_boolean(t)):
+            cols[name] = col.to_numpy(zero_copy_only=False)
+        else:
+            cols[name] = col.to_pylist()
+    return Table(cols)
+
+
 def _apply_arrow_units(table: Table, schema) -> None:
     from astropy import units as u
 
@@ -196,7 +215,7 @@ def _apply_arrow_units(table: Table, schema) -> None:
 
 
 def _arrow_chunk(tab, path, columns) -> Table:
-    t = Table(tab.to_pydict())
+    t = _arrow_to_table(tab)
     if columns is not None:
         t = t[list(columns)]
     t.meta["source"] = str(path)
