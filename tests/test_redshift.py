@@ -311,6 +311,12 @@ def test_photoz_function_accepts_photometry_and_keeps_order(protocol, jwst_phot)
     z2, _, _ = photoz(train.mag(), train.z, target.mag()[order])
     np.testing.assert_array_equal(z1[order], z2)
     assert galfast.photoz is photoz and galfast.KLLRPhotoZ is KLLRPhotoZ
+    # tune=True: the hyperparameters not given are tuned (deterministic), k stays as given
+    a = photoz(train, None, target, k=12, tune=True, n_trials=4, n_folds=3, random_state=1,
+               return_model=True)
+    b = photoz(train, None, target, k=12, tune=True, n_trials=4, n_folds=3, random_state=1)
+    assert a[3].k_ == 12 and (a[3].lam_, a[3].gamma_) != (0.1, 0.1)
+    np.testing.assert_array_equal(a[0], b[0])
 
 
 def test_sklearn_check_estimator():
