@@ -176,7 +176,7 @@ def run_gama(args, out: Path):
     targets = ("log_mstar", "log_sfr", "log_ldust")
     trval, test = split_rows(len(phot))
     snr = phot.flux[:, phot.bands.index("sdss_r0")] / phot.flux_err[:, phot.bands.index("sdss_r0")]
-    edges = [5, 10, 20, 40, 80, 160, 320, 1e4]
+    edges = [3, 10, 20, 40, 80, 160, 320, 640, 1e5]
     results = {}
     for loss in ("mae", "gaussian_nll"):
         reg = PropertyRegressor(targets=targets, loss=loss, n_threads=args.threads, **TRAIN)
@@ -230,13 +230,16 @@ def run_jpas(args, out: Path):
                    "ebv": np.asarray(table["ebv"], dtype=float)[gal], "mag_i": mag_i})
     targets = ("log_age", "log_zmet", "ebv")
     # split by galaxy, so that no galaxy is in training and test at two magnitudes
+    # (test and validation alike: a galaxy seen in training at another magnitude would make the
+    # validation loss, hence early stopping and the σ calibration, optimistic)
     tr_gal, te_gal = split_rows(n_gal, seed=0)
-    is_test = np.isin(gal, te_gal)
-    trval, test = np.flatnonzero(~is_test), np.flatnonzero(is_test)
+    va_gal = np.random.default_rng(1).permutation(tr_gal)[:int(round(0.2 * len(tr_gal)))]
+    is_test, is_val = np.isin(gal, te_gal), np.isin(gal, va_gal)
+    train, val, test = (np.flatnonzero(~is_test & ~is_val), np.flatnonzero(is_val), np.flatnonzero(is_test))
     i_err = 2.5 / np.log(10) / 5 * 10 ** (0.4 * (mag_i - JPAS_DEPTH))   # background-limited i error
     snr_i = 1.08 / i_err                                               # the paper's S/N definition
     reg = PropertyRegressor(targets=targets, use_redshift=False, n_threads=args.threads, **TRAIN)
-    reg.fit(phot.select(trval), truth[trval])
+    reg.fit(phot.select(train), truth[train], validation=(phot.select(val), truth[val]))
     mag_edges = np.append(JPAS_MAGS - 0.25, JPAS_MAGS[-1] + 0.25)
     edges = np.sort(1.08 / (2.5 / np.log(10) / 5 * 10 ** (0.4 * (mag_edges - JPAS_DEPTH))))
     res, pred = evaluate("jpas", reg, phot, truth, test, snr_i, edges, targets, out)
