@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 import galfast
 from galfast.errors import BandError, CatalogError, CatalogWarning, ModelFileError
 from galfast.metrics import photoz_metrics
-from galfast.redshift import (BANDS_SHIFT, FLAG_BAD_VALUE, FLAG_FEW_NEIGHBOURS, FLAG_MISSING_BANDS,
+from galfast.redshift import (BANDS_SHIFT, FLAG_BAD_VALUE, FLAG_BANDS_DROPPED, FLAG_FEW_NEIGHBOURS, FLAG_MISSING_BANDS,
                               FLAG_NO_ESTIMATE, FLAG_TOO_FEW_BANDS, KLLRPhotoZ, describe_flags,
                               photoz, tune_kllr)
 
@@ -189,14 +189,23 @@ def test_too_few_bands_and_few_training_rows_are_flagged():
     assert (flags[:2] & FLAG_NO_ESTIMATE).all() and (flags[:2] & FLAG_TOO_FEW_BANDS).all()
     assert np.isfinite(z[2:]).all() and not (flags[2:] & FLAG_NO_ESTIMATE).any()
     assert "too_few_bands" in describe_flags(flags[1])
-    # a pattern served by fewer rows than k uses them all and says so
+    # bands that fewer than k training rows share are dropped, the one costing most rows first
     Mt2 = Mt.copy()
     Mt2[8:, 4] = np.nan  # only rows 5..7 have all 5 bands (rows 0..4 lack band 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CatalogWarning)
         est = KLLRPhotoZ(k=10).fit(Mt2, zt)
     r = est.predict_full(Mq[3:4])
-    assert r["flags"][0] & FLAG_FEW_NEIGHBOURS and r["n_neighbours"][0] <= 3
+    assert r["flags"][0] & FLAG_BANDS_DROPPED and r["n_bands_used"][0] == 4
+    assert (r["flags"][0] >> BANDS_SHIFT) == 0b01111 and r["n_neighbours"][0] >= 9
+    # a two-band pattern with fewer training rows than k uses them all and says so
+    Mt3 = Mt[:12].copy()
+    Mt3[3:, 4] = np.nan
+    est = KLLRPhotoZ(k=10).fit(Mt3, zt[:12])
+    q = Mq[3:4].copy()
+    q[0, :3] = np.nan
+    r = est.predict_full(q)
+    assert r["flags"][0] & FLAG_FEW_NEIGHBOURS and r["n_neighbours"][0] <= 3 and np.isfinite(r["z"][0])
 
 
 # ---------------------------------------------------------------- bad input

@@ -15,8 +15,8 @@ from .patterns import PatternIndex, PatternModel, kernel_module, pattern_codes, 
 
 __all__ = ["FLAG_EXTRAPOLATION", "FLAG_CLIPPED_AT_ZERO", "FLAG_NEIGHBOURS_CLIPPED",
            "FLAG_NO_ESTIMATE", "FLAG_MODE_GUARD", "FLAG_MISSING_BANDS", "FLAG_FEW_NEIGHBOURS", "FLAG_TOO_FEW_BANDS",
-           "FLAG_BAD_VALUE", "BANDS_SHIFT", "FLAG_NAMES", "default_threads", "Group",
-           "prepare_groups", "predict_groups", "describe_flags"]
+           "FLAG_BAD_VALUE", "FLAG_BANDS_DROPPED", "BANDS_SHIFT", "FLAG_NAMES", "default_threads", "Group",
+           "served_pattern", "prepare_groups", "predict_groups", "describe_flags"]
 
 #: target outside the bounding box of its neighbours in some colour
 FLAG_EXTRAPOLATION = 1
@@ -36,6 +36,8 @@ FLAG_FEW_NEIGHBOURS = 64
 FLAG_TOO_FEW_BANDS = 128
 #: an input magnitude was ±inf or a sentinel (e.g. ±99) and was treated as missing
 FLAG_BAD_VALUE = 256
+#: the target had bands that too few training rows have; they were left out (see served_pattern)
+FLAG_BANDS_DROPPED = 512
 #: bits ≥ BANDS_SHIFT of the flags hold the bands used: band j (wavelength order) → bit 16 + j
 BANDS_SHIFT = 16
 
@@ -43,7 +45,8 @@ FLAG_NAMES = {FLAG_EXTRAPOLATION: "extrapolation", FLAG_CLIPPED_AT_ZERO: "clippe
               FLAG_NEIGHBOURS_CLIPPED: "neighbours_clipped", FLAG_NO_ESTIMATE: "no_estimate",
               FLAG_MODE_GUARD: "mode_guard",
               FLAG_MISSING_BANDS: "missing_bands", FLAG_FEW_NEIGHBOURS: "few_neighbours",
-              FLAG_TOO_FEW_BANDS: "too_few_bands", FLAG_BAD_VALUE: "bad_value"}
+              FLAG_TOO_FEW_BANDS: "too_few_bands", FLAG_BAD_VALUE: "bad_value",
+              FLAG_BANDS_DROPPED: "bands_dropped"}
 
 
 def describe_flags(flag: int) -> list[str]:
@@ -72,13 +75,34 @@ class Group:
     flags: int                  # condition bits common to the group
 
 
+def served_pattern(index: PatternIndex, code: int, k: int, min_bands: int = 2) -> int:
+    """The bands a target with usable bands ``code`` is predicted from: ``code`` itself when at
+    least ``k`` training rows have all of them; otherwise bands are dropped one at a time, each
+    time the one whose removal leaves the most training rows, until k rows serve the pattern or
+    only ``min_bands`` bands remain (a band no training row has is never kept)."""
+    code = int(code)
+    n = index.n_covering(code)
+    while n < k and bin(code).count("1") > min_bands:
+        best = None
+        for j in range(index.mags.shape[1]):
+            if (code >> j) & 1:
+                c = index.n_covering(code & ~(1 << j))
+                if best is None or c > best[0]:
+                    best = (c, j)
+        code &= ~(1 << best[1])
+        n = best[0]
+    return code
+
+
 def prepare_groups(index: PatternIndex, mags: np.ndarray, k_max: int, *, min_bands: int = 2,
                    threads: int = 1) -> tuple[list[Group], np.ndarray]:
-    """Group target magnitudes (N, B; NaN = unusable) by pattern and query k_max neighbours for
-    each group.  Returns (groups, codes) with codes the (N,) bitmask of usable bands."""
+    """Group target magnitudes (N, B; NaN = unusable) by pattern of usable bands, choose the
+    bands each pattern is served from (:func:`served_pattern`) and query k_max neighbours once
+    per group.  Returns (groups, codes), codes the (N,) bitmask of the bands actually used."""
     codes = pattern_codes(np.isfinite(mags))
     full = (1 << mags.shape[1]) - 1
     groups = []
+    used = codes.copy()
     uniq, inverse = np.unique(codes, return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
@@ -89,14 +113,18 @@ def prepare_groups(index: PatternIndex, mags: np.ndarray, k_max: int, *, min_ban
         if nb[g] < min_bands:
             groups.append(Group(rows, None, None, None, flags | FLAG_TOO_FEW_BANDS | FLAG_NO_ESTIMATE))
             continue
-        model = index.model(int(code))
+        serve = served_pattern(index, int(code), k_max, min_bands)
+        if serve != int(code):
+            flags |= FLAG_BANDS_DROPPED | FLAG_MISSING_BANDS
+            used[rows] = serve
+        model = index.model(serve)
         if model.n_train == 0:
             groups.append(Group(rows, None, None, None, flags | FLAG_NO_ESTIMATE))
             continue
         k = min(k_max, model.n_train)
         F = model.features(mags[rows])
         groups.append(Group(rows, model, F, model.neighbours(F, k, threads), flags))
-    return groups, codes
+    return groups, used
 
 
 def predict_groups(groups: list[Group], n: int, k: int, lam: float, gamma: float, *,

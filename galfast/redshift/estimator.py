@@ -201,7 +201,8 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
     def predict_full(self, X, bands=None, errors: bool = True) -> dict:
         """Everything per target row, in input order: ``z``, ``z_err``, ``flags`` (int64; condition
         bits, see :mod:`galfast.redshift.engine`, plus the bands used at bits ≥ 16),
-        ``n_bands_used`` and ``n_neighbours`` (after the clip).  ``errors=False`` skips z_err
+        ``n_bands_used`` and ``n_neighbours`` (after the clip).  A target whose bands fewer than
+        k training rows share is served from fewer bands (flag ``FLAG_BANDS_DROPPED``).  ``errors=False`` skips z_err
         (NaN), which saves about a third of the kernel's time at large k."""
         mags, bad = self._target_mags(X, bands)
         threads = self._threads()
