@@ -120,7 +120,7 @@ def predict_command(args) -> int:
         for chunk in iter_catalog(args.catalog, chunk_rows=args.chunk_rows):
             if not any(c in chunk.colnames for c in _ID_COLUMNS):
                 chunk["id"] = np.arange(offset, offset + len(chunk))
-            pred = reg.predict(chunk, missing_bands=args.missing_bands)
+            pred = reg.predict(chunk, missing_bands=args.missing_bands, precision=args.precision)
             flagged += int(np.count_nonzero(pred["flag"] & 1))
             writer.write(pred)
             offset += len(chunk)
@@ -170,6 +170,8 @@ def register(subparsers) -> None:
     q.add_argument("--chunk-rows", type=int, default=200_000)
     q.add_argument("--missing-bands", choices=("error", "mask"), default="error",
                    help="trained bands absent from the catalogue: error (default) or treat as not observed")
+    q.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="network arithmetic; bfloat16 is ≈3× faster on AVX512-BF16/AMX CPUs")
     q.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the model's)")
     q.add_argument("--overwrite", action="store_true")
     q.add_argument("--no-progress", action="store_true")
