@@ -274,3 +274,11 @@ def test_cli_train_and_streaming_predict(tmp_path, capsys):
     rc = main(["props", "predict", "--model", str(model), "--catalog", str(tmp_path / "lack.parquet"),
                "--out", str(tmp_path / "p2.parquet"), "--no-progress"])
     assert rc == 1 and "jwst_f200w" in capsys.readouterr().err
+
+
+def test_band_subset_parameter(toy):
+    phot, truth, _ = toy
+    reg = PropertyRegressor(targets=("av",), bands=("F444W", "jwst_f150w"), **dict(SMALL, epochs=2))
+    reg.fit(phot.select(np.arange(500)), truth[:500])
+    assert reg.bands_ == ("jwst_f150w", "jwst_f444w") and reg.features_.n_features == 2 * 3 + 2
+    assert len(reg.predict(phot.select(np.arange(10)))) == 10     # extra bands are ignored

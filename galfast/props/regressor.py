@@ -207,6 +207,8 @@ class PropertyRegressor(BaseEstimator):
 
         self._check_params()
         phot = self._as_photometry(phot, self.bands)
+        if self.bands is not None:
+            phot = phot.select_bands(self.bands)
         self.targets_ = tuple(self.targets)
         self.bands_ = tuple(phot.bands)
         flux, err, obs, _ = photometry_arrays(phot, self.bands_)
