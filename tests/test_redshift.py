@@ -44,10 +44,20 @@ def protocol(jwst_phot):
 
 
 # ---------------------------------------------------------------- the compiled kernel
-@pytest.mark.parametrize("k,tau,center", [(10, 0.0, False), (30, 0.0, True), (30, 0.3, True)])
-def test_kernel_equals_numpy_baseline(k, tau, center):
-    from galfast._ext.kllr import kllr_predict
+def _kernel(name):
+    import importlib
 
+    if name == "kllr_avx2":
+        feats = getattr(np._core._multiarray_umath, "__cpu_features__", {})
+        if not (feats.get("AVX2") and feats.get("FMA3")):
+            pytest.skip("CPU without AVX2/FMA")
+    return importlib.import_module(f"galfast._ext.{name}")
+
+
+@pytest.mark.parametrize("module", ["kllr", "kllr_avx2"])
+@pytest.mark.parametrize("k,tau,center", [(10, 0.0, False), (30, 0.0, True), (30, 0.3, True)])
+def test_kernel_equals_numpy_baseline(k, tau, center, module):
+    kllr_predict = _kernel(module).kllr_predict
     base = _baseline()
     rng = np.random.default_rng(3)
     X = rng.normal(size=(1500, 6))
@@ -66,6 +76,22 @@ def test_kernel_equals_numpy_baseline(k, tau, center):
         assert (f & 4).any()  # the 3σ clip and refit exercised (one outlier among 10 rarely is 3δ)
     if tau:
         assert (f & 16).any()
+
+
+@pytest.mark.parametrize("module", ["kllr", "kllr_avx2"])
+def test_compiled_knn_equals_brute_force(module):
+    mod = _kernel(module)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(700, 5))
+    X[10] = X[11]  # an exact tie: the lower index comes first
+    Q = np.vstack([rng.normal(size=(60, 5)), X[10:11]])
+    idx = mod.knn_brute(np.ascontiguousarray(X.T), Q, 15, 2)
+    d2 = ((Q[:, None, :] - X[None]) ** 2).sum(-1)
+    ref = np.argsort(d2, axis=1, kind="stable")[:, :15]
+    np.testing.assert_array_equal(idx, ref)
+    assert idx[-1, :2].tolist() == [10, 11]
+    with pytest.raises(ValueError, match="k=701"):
+        mod.knn_brute(np.ascontiguousarray(X.T), Q, 701)
 
 
 def test_noiseless_analytic_function_is_recovered():
