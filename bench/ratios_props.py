@@ -90,7 +90,7 @@ def baseline_train_epoch(x, y, n_targets, batch_size=256, seed=0):
             opt.step()
 
 
-def main(n_infer: int = 1_000_000, n_train: int = 100_000, full: bool = False) -> dict:
+def main(n_infer: int = 1_000_000, n_train: int = 100_000, full: bool = False, rounds: int = 3) -> dict:
     import torch
 
     from galfast.props import PropertyRegressor
@@ -102,68 +102,77 @@ def main(n_infer: int = 1_000_000, n_train: int = 100_000, full: bool = False) -
     reg = PropertyRegressor(targets=TARGETS, hidden=HIDDEN, epochs=3, patience=100, n_threads=2).fit(phot_tr, y_tr)
 
     # ------------------------------------------------------------------ inference
+    # interleaved rounds, best time of each (the shared machine's load drifts)
     phot_inf, _ = resampled(n_infer, seed=2)
-    reg.predict(phot_inf.select(np.arange(10000)))                       # warm-up
-    t0 = time.perf_counter()
-    pred = reg.predict(phot_inf)
-    t_ours = time.perf_counter() - t0
-    assert len(pred) == n_infer
+    small = PropertyRegressor(targets=TARGETS, hidden=(64, 64), epochs=1, n_threads=2).fit(
+        phot_tr.select(np.arange(5000)), y_tr[:5000])
     nets = sequential_copy(reg)
     f, e, o, _ = photometry_arrays(phot_inf, reg.bands_)
     x = reg.features_.transform_torch(torch.from_numpy(f), torch.from_numpy(e), torch.from_numpy(o),
                                       torch.from_numpy(phot_inf.z.astype(np.float32)))
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        base = [net(x) for net in nets]
-    t_base = time.perf_counter() - t0
+    reg.predict(phot_inf.select(np.arange(10000)))                       # warm-up
+
+    def networks_only():
+        with torch.inference_mode():
+            for s in range(0, n_infer, 8192):
+                reg.model_(x[s:s + 8192])
+
+    def baseline():
+        with torch.no_grad():
+            return [net(x) for net in nets]
+
+    runs = {"ours": lambda: reg.predict(phot_inf), "nets": networks_only,
+            "bf16": lambda: reg.predict(phot_inf, precision="bfloat16"), "small": lambda: small.predict(phot_inf),
+            "base": baseline}
+    best = dict.fromkeys(runs, np.inf)
+    for _ in range(rounds):
+        for k, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    pred = reg.predict(phot_inf.select(np.arange(50000)))
     ours_mu = (np.asarray(pred["log_mstar"]) - reg.target_mean_[0]) / reg.target_scale_[0]
-    assert np.allclose(base[0][:, 0].numpy(), ours_mu, atol=1e-4)      # same numbers
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for s in range(0, n_infer, 8192):
-            reg.model_(x[s:s + 8192])
-    t_net = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    reg.predict(phot_inf, precision="bfloat16")
-    t_bf16 = time.perf_counter() - t0
-    small = PropertyRegressor(targets=TARGETS, hidden=(64, 64), epochs=1, n_threads=2).fit(
-        phot_tr.select(np.arange(5000)), y_tr[:5000])
-    t0 = time.perf_counter()
-    small.predict(phot_inf)
-    t_small = time.perf_counter() - t0
-    out["infer_ours_bf16_per_s"] = n_infer / t_bf16
-    out["infer_ours_64x2_per_s"] = n_infer / t_small
+    assert np.allclose(baseline()[0][:50000, 0].numpy(), ours_mu, atol=1e-4)      # same numbers
+    t_ours, t_net, t_bf16, t_small, t_base = (best[k] for k in ("ours", "nets", "bf16", "small", "base"))
     out["infer_ours_per_s"] = n_infer / t_ours
     out["infer_networks_only_per_s"] = n_infer / t_net
+    out["infer_ours_bf16_per_s"] = n_infer / t_bf16
+    out["infer_ours_64x2_per_s"] = n_infer / t_small
     out["infer_baseline_per_s"] = n_infer / t_base
-    print(f"inference, {n_infer:,} objects, 3 targets, 2 threads:")
+    print(f"inference, {n_infer:,} objects, 3 targets, 2 threads, best of {rounds} interleaved rounds:")
     print(f"  PropertyRegressor.predict (features+nets+flags+table): {n_infer / t_ours:12,.0f} objects/s")
     print(f"  its networks alone (blocks of 8192, inference_mode):  {n_infer / t_net:12,.0f} objects/s")
     print(f"  predict(precision='bfloat16'):                        {n_infer / t_bf16:12,.0f} objects/s")
     print(f"  predict, hidden=(64, 64) networks:                    {n_infer / t_small:12,.0f} objects/s")
     print(f"  baseline nn.Sequential ×3, whole array, no_grad:      {n_infer / t_base:12,.0f} objects/s")
-    print(f"  ratio predict/baseline: {t_base / t_ours:.2f}×; networks/baseline: {t_base / t_net:.2f}×")
+    print(f"  ratios vs baseline: predict {t_base / t_ours:.2f}×, networks {t_base / t_net:.2f}×, "
+          f"bfloat16 {t_base / t_bf16:.2f}×, 2×64 {t_base / t_small:.2f}×")
 
     # ------------------------------------------------------------------ training per epoch
-    epochs = 2
-    for bs in (256, 512):
-        r = PropertyRegressor(targets=TARGETS, hidden=HIDDEN, epochs=epochs, patience=100, batch_size=bs,
-                              calibrate=False, n_threads=2).fit(phot_tr, y_tr)
-        out[f"train_epoch_ours_bs{bs}_s"] = r.history_["seconds"] / r.history_["epochs_run"]
     f, e, o, _ = photometry_arrays(phot_tr, reg.bands_)
     x = reg.features_.transform_torch(torch.from_numpy(f), torch.from_numpy(e), torch.from_numpy(o),
                                       torch.from_numpy(phot_tr.z.astype(np.float32)))
     yy = torch.from_numpy(((np.column_stack([y_tr[t] for t in TARGETS]) - reg.target_mean_)
                            / reg.target_scale_).astype(np.float32))
     n_fit = int(0.8 * n_train)
-    t0 = time.perf_counter()
-    baseline_train_epoch(x[:n_fit], yy[:n_fit], len(TARGETS))
-    out["train_epoch_baseline_s"] = time.perf_counter() - t0
-    print(f"training, one epoch on {n_fit:,} rows (80 % of {n_train:,}), 3 targets:")
-    print(f"  PropertyRegressor.fit, batch 256 (noise re-drawn):   {out['train_epoch_ours_bs256_s']:7.2f} s/epoch")
-    print(f"  PropertyRegressor.fit, batch 512 (default):          {out['train_epoch_ours_bs512_s']:7.2f} s/epoch")
-    print(f"  baseline 3× Sequential + DataLoader, batch 256, MAE:  {out['train_epoch_baseline_s']:7.2f} s/epoch")
-    print(f"  ratio (same batch 256): {out['train_epoch_baseline_s'] / out['train_epoch_ours_bs256_s']:.2f}×")
+    best = {"bs256": np.inf, "bs512": np.inf, "base": np.inf}
+    for _ in range(rounds):
+        for bs in (256, 512):
+            r = PropertyRegressor(targets=TARGETS, hidden=HIDDEN, epochs=1, patience=100, batch_size=bs,
+                                  calibrate=False, n_threads=2).fit(phot_tr, y_tr)
+            best[f"bs{bs}"] = min(best[f"bs{bs}"], r.history_["seconds"])
+        t0 = time.perf_counter()
+        baseline_train_epoch(x[:n_fit], yy[:n_fit], len(TARGETS))
+        best["base"] = min(best["base"], time.perf_counter() - t0)
+    out["train_epoch_ours_bs256_s"] = best["bs256"]
+    out["train_epoch_ours_bs512_s"] = best["bs512"]
+    out["train_epoch_baseline_s"] = best["base"]
+    print(f"training, one epoch on {n_fit:,} rows (80 % of {n_train:,}), 3 targets, best of {rounds}:")
+    print(f"  PropertyRegressor.fit, batch 256 (noise re-drawn):   {best['bs256']:7.2f} s/epoch")
+    print(f"  PropertyRegressor.fit, batch 512 (default):          {best['bs512']:7.2f} s/epoch")
+    print(f"  baseline 3× Sequential + DataLoader, batch 256, MAE:  {best['base']:7.2f} s/epoch")
+    print(f"  ratio (same batch 256): {best['base'] / best['bs256']:.2f}×; default batch: "
+          f"{best['base'] / best['bs512']:.2f}×")
 
     if full:
         r = PropertyRegressor(targets=TARGETS, n_threads=2).fit(phot_tr, y_tr)
