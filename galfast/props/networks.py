@@ -1,9 +1,10 @@
 """The networks: M independent MLPs evaluated together, with a mean (MAE) or Gaussian head.
 
 ``StackedMLP(n_models=M, …)`` holds M fully-connected ReLU networks with identical shapes and
-separate weights, stored as (M, n_in, n_out) weight and (M, n_out) bias tensors.  One network per target (``per_target=True``, as both papers found best) is M = T networks
+separate weights, stored as (M, n_in, n_out) weight and (M, n_out) bias tensors.  One network
+per target (``per_target=True``, as both papers found best) is M = T networks
 with 1 (MAE) or 2 (Gaussian) outputs each; a single multi-output network is M = 1 with T or 2T
-outputs.  Either way training and inference cost one pass, not T.
+outputs.  Either way one training loop (one feature computation, one optimizer) serves all T.
 
 The Gaussian head returns a mean and σ = softplus(s) + σ_min (in standardised target units);
 :func:`gaussian_nll` is −log N(y | μ, σ²) up to a constant.
