@@ -211,11 +211,14 @@ class Photometry:
         id_column : id column name, None for row numbers, "auto" to use ``id``/``ID`` if present
         z_column : redshift column, if any
         unit : flux unit when the columns carry none (default µJy)
-        source : file name quoted in error messages
+        source : file name quoted in error messages; default ``table.meta["source"]``, which
+            :func:`~galfast.catalog.read_catalog` sets
         """
         from astropy.table import Table
 
         table = table if isinstance(table, Table) else Table(table)
+        if source is None:
+            source = (table.meta or {}).get("source")
         where = f" in {source}" if source else ""
         if len(table) == 0:
             raise CatalogError(f"catalogue{where} has no rows")

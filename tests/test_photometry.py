@@ -6,7 +6,7 @@ import pytest
 from astropy import units as u
 from astropy.table import Table
 
-from galfast import BandError, CatalogError, CatalogWarning, Photometry
+from galfast import BandError, CatalogError, CatalogWarning, Photometry, read_catalog
 from galfast.photometry import (NOT_DETECTED, NOT_OBSERVED, OBSERVED, Standardizer, adjacent_colours,
                                 flux_err_to_mag_err, flux_to_mag, mag_err_to_flux_err, mag_to_flux)
 
@@ -79,6 +79,17 @@ def test_missing_band_column_names_band_and_file():
     t = Table({"F090W": [2.0], "F090W_err": [0.2]})
     with pytest.raises(CatalogError, match="jwst_f444w.*survey.fits"):
         Photometry.from_table(t, ["F090W", "F444W"], source="survey.fits")
+
+
+def test_errors_after_read_catalog_name_the_file(tmp_path):
+    # read_catalog records the file in table.meta["source"]; from_table quotes it by default
+    path = tmp_path / "my_survey.ecsv"
+    Table({"F090W": [2.0], "F090W_err": [0.2]}).write(path)
+    t = read_catalog(path)
+    with pytest.raises(CatalogError, match=r"jwst_f444w.*my_survey\.ecsv"):
+        Photometry.from_table(t, ["F090W", "F444W"])
+    with pytest.raises(CatalogError, match=r"elsewhere\.fits"):  # an explicit source wins
+        Photometry.from_table(t, ["F090W", "F444W"], source="elsewhere.fits")
 
 
 def test_missing_error_column_named():
