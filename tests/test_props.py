@@ -223,6 +223,31 @@ def test_save_load_roundtrip_and_bad_files(toy, fitted, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a model" * 10)
     with pytest.raises(ModelFileError):
         PropertyRegressor.load(tmp_path / "junk.pt")
+    # flipped bytes inside a weight tensor's record: torch.load reads it without complaint, the
+    # stored SHA-256 does not match → error naming the file
+    w = fitted.model_.weights[1].detach().numpy().tobytes()
+    at = raw.find(w)
+    assert at > 0
+    flipped = bytearray(raw)
+    for k in (at + len(w) // 3, at + len(w) // 2):
+        flipped[k] ^= 0x5A
+    (tmp_path / "flip.pt").write_bytes(bytes(flipped))
+    assert not torch.equal(torch.load(tmp_path / "flip.pt", weights_only=True)["state_dict"]["weights.1"],
+                           fitted.model_.weights[1].detach())
+    with pytest.raises(ModelFileError, match="flip.pt.*checksum"):
+        PropertyRegressor.load(tmp_path / "flip.pt")
+    # edited metadata, or a file without checksum
+    payload = torch.load(path, weights_only=True)
+    edited = payload["meta"].replace('"sigma_scale": [', '"sigma_scale": [2.0, ', 1)
+    assert edited != payload["meta"]
+    payload["meta"] = edited
+    torch.save(payload, tmp_path / "meta.pt")
+    with pytest.raises(ModelFileError, match="meta.pt.*checksum"):
+        PropertyRegressor.load(tmp_path / "meta.pt")
+    del payload["sha256"]
+    torch.save(payload, tmp_path / "nosum.pt")
+    with pytest.raises(ModelFileError, match="nosum.pt has no checksum"):
+        PropertyRegressor.load(tmp_path / "nosum.pt")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(ModelFileError, match="not a galfast PropertyRegressor"):
         PropertyRegressor.load(tmp_path / "other.pt")

@@ -2,12 +2,16 @@
 
 The file is ``torch.save`` of a dict: ``format`` (a fixed tag), ``galfast_version``, ``meta`` (a
 JSON string: hyper-parameters, bands, targets, feature softenings and scalers, target scalers, σ
-scales, training history) and ``state_dict`` (the network weights).  It is read back with
-``torch.load(weights_only=True)``, so loading never runs pickled code.  A file from another
-galfast version, of another kind, or corrupted raises :class:`~galfast.errors.ModelFileError`.
+scales, training history), ``state_dict`` (the network weights) and ``sha256``: a SHA-256 over
+the format tag, the version, the metadata and every tensor's name, dtype, shape and bytes.  It is
+read back with ``torch.load(weights_only=True)``, so loading never runs pickled code, and the
+digest is recomputed, so that flipped bytes inside a weight tensor (which ``torch.load`` does not
+notice) are caught.  A file from another galfast version, of another kind, truncated, or whose
+digest does not match raises :class:`~galfast.errors.ModelFileError` naming the file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,6 +35,25 @@ def _jsonable(v):
     return v
 
 
+def payload_digest(fmt: str, version: str, meta: str, state_dict: dict) -> str:
+    """Hex SHA-256 of a model payload: format, version, metadata JSON and the tensors, by name."""
+    import torch
+
+    h = hashlib.sha256()
+    for text in (fmt, version, meta):
+        b = str(text).encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    for name in sorted(state_dict):
+        t = state_dict[name]
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"state_dict entry {name!r} is not a tensor")
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode("utf-8"))
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_model(reg, path) -> Path:
     """Write fitted ``reg`` to ``path`` (parent folders created); return the path."""
     import torch
@@ -52,8 +75,10 @@ def save_model(reg, path) -> Path:
         "n_val": reg.n_val_,
         "history": reg.history_,
     }
-    payload = {"format": FORMAT, "galfast_version": __version__, "meta": json.dumps(meta),
-               "state_dict": {k: v.detach().cpu() for k, v in reg.model_.state_dict().items()}}
+    state = {k: v.detach().cpu().contiguous() for k, v in reg.model_.state_dict().items()}
+    meta_json = json.dumps(meta)
+    payload = {"format": FORMAT, "galfast_version": __version__, "meta": meta_json, "state_dict": state,
+               "sha256": payload_digest(FORMAT, __version__, meta_json, state)}
     torch.save(payload, path)
     return path
 
@@ -79,6 +104,17 @@ def load_model(path):
     if version != __version__:
         raise ModelFileError(f"{path} was written by galfast {version}; this is galfast {__version__}: "
                              "retrain the model (galfast props train) with this version")
+    try:
+        digest = payload_digest(payload["format"], version, payload["meta"], payload["state_dict"])
+    except Exception as exc:   # missing key, non-tensor entries, …
+        raise ModelFileError(f"{path} is a damaged galfast model file ({type(exc).__name__}: {exc})") from None
+    stored = payload.get("sha256")
+    if stored is None:
+        raise ModelFileError(f"{path} has no checksum (written before galfast stored one, or altered): "
+                             "retrain the model (galfast props train)")
+    if stored != digest:
+        raise ModelFileError(f"{path} is corrupted: its SHA-256 checksum does not match its contents "
+                             "(weights or metadata changed since it was written)")
     try:
         meta = json.loads(payload["meta"])
         params = meta["params"]
