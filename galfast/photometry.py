@@ -102,6 +102,27 @@ class Standardizer:
         return s
 
 
+def _check_numeric(col, name: str, where: str) -> None:
+    """Raise a CatalogError naming the column and its first non-numeric row unless ``col`` has
+    a numeric (or boolean) dtype."""
+    if col.dtype.kind in "biuf":
+        return
+    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(len(col), bool)
+    values = np.asarray(col).tolist()  # plain Python str/bytes/objects, for a readable repr
+    for row, (value, masked) in enumerate(zip(values, mask)):
+        if masked:
+            continue
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise CatalogError(f"column {name!r}{where} is not numeric (dtype {col.dtype}): "
+                               f"row {row} holds {value!r}") from None
+    raise CatalogError(f"column {name!r}{where} is not numeric (dtype {col.dtype}): its values are "
+                       f"text, from row 0 ({values[0]!r}); convert the column to numbers")
+
+
 def _band_columns(colnames, band: str, err_suffixes, column_map) -> tuple[str, str]:
     """(flux column, error column) in a table for a canonical band name."""
     inverse = {resolve_band(v): k for k, v in (column_map or {}).items()}
@@ -246,8 +267,7 @@ class Photometry:
         for j, (fc, ec) in enumerate(pairs):
             for arr, c in ((flux, fc), (err, ec)):
                 col = table[c]
-                if col.dtype.kind not in "biuf":
-                    raise CatalogError(f"column {c!r}{where} is not numeric (dtype {col.dtype})")
+                _check_numeric(col, c, where)
                 if getattr(col, "unit", None) is not None and unit is None:
                     vals = col.quantity.to_value(u.uJy, equivalencies=u.spectral_density(1 * u.um))
                 else:
@@ -271,8 +291,7 @@ class Photometry:
         if z_column is not None:
             if z_column not in cols:
                 raise CatalogError(f"redshift column {z_column!r} not found{where}")
-            if table[z_column].dtype.kind not in "biuf":
-                raise CatalogError(f"column {z_column!r}{where} is not numeric")
+            _check_numeric(table[z_column], z_column, where)
             z = np.asarray(table[z_column], dtype=float)
         return cls.from_arrays(flux, err, canon, ids=ids, z=z, unit=u.uJy,
                                missing_value=missing_value, detection_snr=detection_snr)

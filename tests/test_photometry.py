@@ -100,8 +100,21 @@ def test_missing_error_column_named():
 
 def test_wrong_dtype_named():
     t = Table({"F090W": ["a", "b"], "F090W_err": [0.1, 0.2]})
-    with pytest.raises(CatalogError, match="'F090W'.*not numeric"):
+    with pytest.raises(CatalogError, match="'F090W'.*not numeric.*row 0 holds 'a'"):
         Photometry.from_table(t, ["F090W"])
+
+
+def test_wrong_dtype_names_first_bad_row_column_and_file(tmp_path):
+    # a CSV whose error column has a stray text value in its third data row
+    path = tmp_path / "bad.csv"
+    path.write_text("id,F090W,F090W_err,zspec\n1,1.0,0.1,0.5\n2,2.0,0.2,0.6\n"
+                    "3,3.0,n/a,0.7\n4,4.0,oops,0.8\n")
+    t = read_catalog(path)
+    with pytest.raises(CatalogError, match=r"'F090W_err' in .*bad\.csv is not numeric.*row 2 holds 'n/a'"):
+        Photometry.from_table(t, ["F090W"])
+    t = Table({"F090W": [1.0, 2.0], "F090W_err": [0.1, 0.2], "zspec": ["0.5", "?"]})
+    with pytest.raises(CatalogError, match=r"'zspec' is not numeric.*row 1 holds '\?'"):
+        Photometry.from_table(t, ["F090W"], z_column="zspec")
 
 
 def test_unknown_band_is_a_clear_error():
