@@ -149,11 +149,21 @@ def test_select_and_immutability():
     assert t.colnames == ["id", "jwst_f090w", "jwst_f090w_err", "jwst_f444w", "jwst_f444w_err", "z"]
 
 
-def test_shared_catalogue_masks(jwst_phot):
-    # README: 490 rows lack F435W (-99); 865 have F435W ≤ 0 counting those -99 rows
-    j = jwst_phot.bands.index("acs_wfc_f435w")
-    assert (jwst_phot.state[:, j] == NOT_OBSERVED).sum() == 490
-    assert (jwst_phot.state[:, j] != OBSERVED).sum() == 865
+def test_shared_catalogue_masks(jwst_catalog_path):
+    from galfast.datasets import load_jwst_specz
+
+    # building the masks from -99s and non-positive fluxes, and magnitudes and colours of them,
+    # raise no warning (no RuntimeWarning from log10/division; field:ID ids are unique)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert len(jwst_phot) == 5667
+        phot = load_jwst_specz(jwst_catalog_path)
+        mags, mag_errs, colours = phot.mag(), phot.mag_err(), phot.colours()
+    assert len(phot) == 5667
+    # README: 490 rows lack F435W (-99); 865 have F435W ≤ 0 counting those -99 rows
+    j = phot.bands.index("acs_wfc_f435w")
+    assert (phot.state[:, j] == NOT_OBSERVED).sum() == 490
+    assert (phot.state[:, j] != OBSERVED).sum() == 865
+    assert np.all(np.isnan(mags[phot.state != OBSERVED]))
+    assert np.all(np.isfinite(mags[phot.state == OBSERVED]))
+    assert np.all(np.isnan(mag_errs[phot.state != OBSERVED]))
+    assert colours.shape == (5667, 10)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from galfast.bands import JWST_HST_BANDS, register_tophat
-from galfast.errors import BandError, GalfastError
+from galfast.errors import BandError, CatalogWarning, GalfastError
 from galfast.sim import DEPTH_PRESETS, ErrorTable, Priors, add_noise, error_table
 
 pytest.importorskip("bagpipes", reason="bagpipes (galfast[sim]) is not installed")
@@ -297,7 +297,8 @@ def test_cli_errors_measured_on_an_observed_catalogue(tmp_path, jwst_catalog_pat
     from galfast.catalog import read_catalog
 
     out = tmp_path / "like_jwst.parquet"
-    with pytest.warns(Warning):     # the shared catalogue repeats ids: a warning, rows kept
+    # the shared catalogue repeats its own ids: a CatalogWarning naming count and file, rows kept
+    with pytest.warns(CatalogWarning, match=r"74 ids in .*jwst_specz_catalog\.ascii occur more than once"):
         rc = main(["simulate", "--n", "200", "--bands", "jwst_hst", "--errors-from", str(jwst_catalog_path),
                    "--seed", "2", "--quiet", "--keep-true", "--out", str(out)])
     assert rc == 0
