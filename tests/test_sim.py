@@ -18,6 +18,9 @@ from galfast.sim.forward import (ForwardModel, bagpipes_components, import_bagpi
 
 GAMA_SUBSET = ["galex_FUV", "sdss_u0", "sdss_r0", "vista_vircam_Ks", "wise_w1", "wise_w4",
                "herschel_pacs_100", "herschel_spire_250", "herschel_spire_500"]
+MIRI_LSST = ["lsst_baseline_u", "lsst_baseline_g", "lsst_baseline_r", "lsst_baseline_i",
+             "lsst_baseline_z", "lsst_baseline_y", "jwst_f560w", "jwst_f770w", "jwst_f1800w",
+             "jwst_f2550w"]
 
 
 def _random_params(fm, n, seed):
@@ -31,7 +34,9 @@ def _random_params(fm, n, seed):
 
 
 @pytest.mark.parametrize("bands,sfh", [(JWST_HST_BANDS, "delayed_tau"),
-                                       (GAMA_SUBSET + ["test_sim_tophat"], "constant_burst")])
+                                       (GAMA_SUBSET + ["test_sim_tophat"], "constant_burst"),
+                                       (MIRI_LSST, "delayed_tau")],
+                         ids=["jwst_hst", "gama+tophat", "miri+lsst"])
 def test_forward_model_equals_bagpipes_model_galaxy(tmp_path, bands, sfh):
     register_tophat("test_sim_tophat", 6000.0, 300.0)
     pipes = import_bagpipes()
