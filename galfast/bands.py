@@ -98,8 +98,11 @@ def _alias_table() -> dict[str, str]:
                     bare[key] = (rank, name)
                 table[f"{prefix.rstrip('_')}_{key}"] = name
                 if prefix == "jwst_":
-                    table[f"nircam_{key}" if int(re.sub(r"\D", "", key)) < 500 else f"miri_{key}"] = name
-                    table[f"jwst_nircam_{key}"] = name
+                    # the instrument from the central wavelength (the digits after "f", in 10 nm):
+                    # NIRCam up to F480M, MIRI from F560W; not from all digits, or F150W2 → 1502
+                    instrument = "nircam" if int(re.match(r"f(\d+)", key).group(1)) < 500 else "miri"
+                    table[f"{instrument}_{key}"] = name
+                    table[f"jwst_{instrument}_{key}"] = name
                 if prefix.startswith("acs"):
                     table[f"acs_{key}"] = name
                     table[f"hst_{key}"] = name

@@ -17,6 +17,23 @@ def test_aliases(alias, name):
     assert resolve_band(alias) == name
 
 
+@pytest.mark.parametrize("alias,name", [
+    ("nircam_f150w2", "jwst_f150w2"), ("nircam_f322w2", "jwst_f322w2"), ("jwst_nircam_f150w2", "jwst_f150w2"),
+    ("nircam_f444w", "jwst_f444w"), ("miri_f770w", "jwst_f770w"), ("miri_f2550w", "jwst_f2550w"),
+    ("jwst_miri_f1800w", "jwst_f1800w"), ("F150W2", "jwst_f150w2"),
+])
+def test_jwst_instrument_aliases(alias, name):
+    assert resolve_band(alias) == name
+
+
+@pytest.mark.parametrize("wrong", ["miri_f150w2", "miri_f322w2", "miri_f444w", "nircam_f770w",
+                                   "jwst_nircam_f1800w"])
+def test_jwst_instrument_aliases_do_not_cross_instruments(wrong):
+    # F150W2 and F322W2 are NIRCam wide filters (their "2" is not part of the wavelength)
+    with pytest.raises(BandError, match="unknown band"):
+        resolve_band(wrong)
+
+
 def test_shared_catalogue_bands_are_in_wavelength_order():
     assert tuple(sort_bands(reversed(JWST_HST_BANDS))) == JWST_HST_BANDS
     w = [effective_wavelength(b) for b in JWST_HST_BANDS]
