@@ -9,7 +9,8 @@ from astropy.table import Table
 
 from galfast.errors import BandError, CatalogError, ModelFileError
 from galfast.metrics import regression_metrics
-from galfast.photometry import NOT_OBSERVED, Photometry, mag_to_flux
+from galfast.photometry import (NOT_OBSERVED, Photometry, flux_err_to_mag_err, flux_to_mag,
+                                mag_err_to_flux_err, mag_to_flux)
 from galfast.props import PropertyRegressor
 from galfast.props.features import FeatureMaker, photometry_arrays
 from galfast.props.networks import StackedMLP
@@ -255,6 +256,44 @@ def test_save_load_roundtrip_and_bad_files(toy, fitted, tmp_path):
         PropertyRegressor.load(tmp_path / "absent.pt")
 
 
+def mag_and_flux_tables(phot):
+    """The same photometry as a magnitude table and as the equivalent flux table (via the
+    galfast.photometry converters); entries with flux ≤ 0 have no magnitude → not observed."""
+    mag = flux_to_mag(phot.flux)
+    mag_err = flux_err_to_mag_err(phot.flux, phot.flux_err)
+    tm, tf = Table({"id": phot.ids, "z": phot.z}), Table({"id": phot.ids, "z": phot.z})
+    for j, b in enumerate(phot.bands):
+        tm[b], tm[b + "_err"] = mag[:, j], mag_err[:, j]
+        tf[b], tf[b + "_err"] = mag_to_flux(mag[:, j]), mag_err_to_flux_err(mag[:, j], mag_err[:, j])
+    return tm, tf
+
+
+def test_magnitude_input_equals_equivalent_fluxes(toy):
+    phot, truth, _ = toy
+    tm, tf = mag_and_flux_tables(phot.select(np.arange(1800)))
+    assert np.isnan(np.asarray(tm["acs_wfc_f606w"])).any()          # some faint entries unobserved
+    kw = dict(SMALL, epochs=3)
+    rm = PropertyRegressor(targets=("log_mstar",), input="mag", **kw).fit(tm[:1500], truth[:1500])
+    rf = PropertyRegressor(targets=("log_mstar",), **kw).fit(tf[:1500], truth[:1500])
+    assert rm.get_params()["input"] == "mag" and rf.input == "flux"
+    pm, pf = rm.predict(tm[1500:]), rf.predict(tf[1500:])
+    for c in pf.colnames:
+        assert np.array_equal(pm[c], pf[c], equal_nan=True), c
+    # predict-time override: a flux model reads magnitudes, a magnitude model reads fluxes
+    for c in ("log_mstar", "log_mstar_err", "flag"):
+        assert np.array_equal(rf.predict(tm[1500:], input="mag")[c], pf[c], equal_nan=True)
+        assert np.array_equal(rm.predict(tf[1500:], input="flux")[c], pm[c], equal_nan=True)
+    # ±99 sentinels are "not observed" (flag 2), not a zero flux
+    complete = 1500 + np.flatnonzero(np.asarray(pf["flag"]) == 0)[:4]
+    t = tm[complete]
+    t["jwst_f444w"][0], t["jwst_f150w_err"][1] = 99.0, 99.0
+    t["jwst_f090w"][2] = -99.0
+    out = rm.predict(t)
+    assert list(out["flag"]) == [2, 2, 2, 0] and np.all(np.isfinite(out["log_mstar"]))
+    with pytest.raises(ValueError, match="input must be"):
+        rm.predict(t, input="counts")
+
+
 def test_sklearn_params_and_clone(fitted):
     from sklearn.base import clone
 
@@ -299,6 +338,31 @@ def test_cli_train_and_streaming_predict(tmp_path, capsys):
     rc = main(["props", "predict", "--model", str(model), "--catalog", str(tmp_path / "lack.parquet"),
                "--out", str(tmp_path / "p2.parquet"), "--no-progress"])
     assert rc == 1 and "jwst_f200w" in capsys.readouterr().err
+
+
+def test_cli_magnitude_input(tmp_path, capsys):
+    from galfast.catalog import read_catalog, write_catalog
+    from galfast.cli import main
+
+    phot, truth, _ = toy_universe(1200, seed=8)
+    tm, tf = mag_and_flux_tables(phot)
+    tm["log_mstar"] = truth["log_mstar"]
+    cat = write_catalog(tm, tmp_path / "mags.parquet")
+    model = tmp_path / "m.pt"
+    assert main(["props", "train", "--catalog", str(cat), "--mag", "--targets", "log_mstar", "--out", str(model),
+                 "--hidden", "16", "--epochs", "2", "--threads", "1", "--no-progress"]) == 0
+    reg = PropertyRegressor.load(model)
+    assert reg.input == "mag"
+    write_catalog(tf, tmp_path / "fluxes.parquet")
+    runs = {"mag_default": [str(cat)], "flux": [str(tmp_path / "fluxes.parquet"), "--flux"]}
+    for name, (path, *flag) in runs.items():
+        out = tmp_path / f"{name}.parquet"
+        assert main(["props", "predict", "--model", str(model), "--catalog", path, "--out", str(out),
+                     "--no-progress", *flag]) == 0
+    a, b = read_catalog(tmp_path / "mag_default.parquet"), read_catalog(tmp_path / "flux.parquet")
+    assert np.array_equal(a["log_mstar"], b["log_mstar"], equal_nan=True)
+    assert np.array_equal(a["log_mstar"], reg.predict(tm)["log_mstar"], equal_nan=True)
+    capsys.readouterr()
 
 
 def test_band_subset_parameter(toy):

@@ -3,6 +3,11 @@
     galfast props train --catalog sims.parquet --targets log_mstar log_sfr av --out props.pt
     galfast props predict --model props.pt --catalog survey.parquet --out props_out.parquet
 
+Band columns are fluxes with 1σ errors (µJy unless the columns carry units) or, with ``--mag``,
+AB magnitudes with 1σ magnitude errors.  A model trained with ``--mag`` reads magnitudes in
+``predict`` too, unless ``predict --flux`` says otherwise (and ``predict --mag`` reads
+magnitudes for a model trained on fluxes).
+
 ``train`` holds out ``--test-fraction`` of the rows (default 0.2, the papers' 64/16/20 split with
 the model's own 20 % validation split) and prints σ, bias, outlier fraction, r² and coverage on
 them.  ``predict`` streams the catalogue in chunks (Parquet/CSV read and written incrementally),
@@ -34,7 +39,7 @@ def train_command(args) -> int:
         targets=tuple(args.targets), per_target=not args.joint, loss=args.loss, hidden=tuple(args.hidden),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         noise_augment=not args.no_augment, use_redshift=not args.no_redshift, bands=args.bands,
-        z_column=args.z_column, device=args.device, n_threads=args.threads, random_state=args.seed,
+        z_column=args.z_column, input="mag" if args.mag else "flux", device=args.device, n_threads=args.threads, random_state=args.seed,
         progress=not args.no_progress)
     phot = reg._as_photometry(table, args.bands)
     n = len(phot)
@@ -108,6 +113,7 @@ def predict_command(args) -> int:
     reg = PropertyRegressor.load(args.model)
     if args.threads:
         reg.n_threads = args.threads
+    kind = "mag" if args.mag else "flux" if args.flux else None     # None: the model's own
     total = catalog_rows(args.catalog)
     writer = _StreamWriter(Path(args.out), args.overwrite)
     bar = None
@@ -120,7 +126,7 @@ def predict_command(args) -> int:
         for chunk in iter_catalog(args.catalog, chunk_rows=args.chunk_rows):
             if not any(c in chunk.colnames for c in _ID_COLUMNS):
                 chunk["id"] = np.arange(offset, offset + len(chunk))
-            pred = reg.predict(chunk, missing_bands=args.missing_bands, precision=args.precision)
+            pred = reg.predict(chunk, missing_bands=args.missing_bands, precision=args.precision, input=kind)
             flagged += int(np.count_nonzero(pred["flag"] & 1))
             writer.write(pred)
             offset += len(chunk)
@@ -140,11 +146,15 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="props_command", metavar="ACTION", required=True)
 
     t = sub.add_parser("train", help="train a PropertyRegressor on a catalogue with truth columns")
-    t.add_argument("--catalog", required=True, help="training catalogue (fluxes, errors [µJy], z, truths)")
+    t.add_argument("--catalog", required=True,
+                   help="training catalogue (fluxes and errors [µJy] or, with --mag, magnitudes; z; truths)")
     t.add_argument("--targets", nargs="+", required=True, help="truth columns to learn, e.g. log_mstar log_sfr")
     t.add_argument("--out", required=True, help="model file to write (e.g. props.pt)")
     t.add_argument("--bands", nargs="+", default=None, help="band columns (default: every band found)")
     t.add_argument("--z-column", default="z", help="redshift column (default: z)")
+    t.add_argument("--mag", action="store_true",
+                   help="band columns are AB magnitudes and 1σ magnitude errors (default: fluxes in µJy); "
+                        "kept with the model as the default of predict")
     t.add_argument("--no-redshift", action="store_true", help="do not use redshift as an input")
     t.add_argument("--loss", choices=("gaussian_nll", "mae"), default="gaussian_nll")
     t.add_argument("--joint", action="store_true", help="one multi-output network instead of one per target")
@@ -167,6 +177,11 @@ def register(subparsers) -> None:
     q.add_argument("--model", required=True, help="model file from 'galfast props train'")
     q.add_argument("--catalog", required=True, help="catalogue to process")
     q.add_argument("--out", required=True, help="output catalogue (Parquet/CSV streamed)")
+    kinds = q.add_mutually_exclusive_group()
+    kinds.add_argument("--mag", action="store_true",
+                       help="band columns are AB magnitudes and magnitude errors (default: as the model was trained)")
+    kinds.add_argument("--flux", action="store_true",
+                       help="band columns are fluxes and errors [µJy] (default: as the model was trained)")
     q.add_argument("--chunk-rows", type=int, default=200_000)
     q.add_argument("--missing-bands", choices=("error", "mask"), default="error",
                    help="trained bands absent from the catalogue: error (default) or treat as not observed")

@@ -14,6 +14,14 @@ intervals hold their nominal coverage (``calibrate=True``; the factor is kept in
 than the catalogue's, and this factor undoes it).  With ``loss="mae"`` (the papers' choice) the network predicts only a value and
 ``<target>_err`` is the validation-set 1.4826·MAD of the residuals, the same for every row.
 
+Input: a :class:`~galfast.photometry.Photometry` (fluxes in µJy) or a table whose band columns
+are fluxes with 1σ errors (``input="flux"``, µJy unless the columns carry units) or AB magnitudes
+with 1σ magnitude errors (``input="mag"``; converted with :func:`~galfast.photometry.mag_to_flux`
+and :func:`~galfast.photometry.mag_err_to_flux_err`, so a magnitude table and the equivalent
+flux table give the same predictions).  A magnitude entry is "not observed" when it or its
+error is not finite or is a ±99 sentinel (|value| ≥ 90); magnitudes cannot express
+non-detections (flux ≤ 0), so give fluxes where faint objects matter.
+
 Flags (bitwise, column ``flag``): 1 no usable input (no observed band, or redshift needed and
 not finite) → values NaN; 2 some trained bands not observed in that row (the network's mask
 inputs were used); 4 the magnitudes or redshift lie > 5σ outside the training distribution.
@@ -28,7 +36,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..errors import CatalogError, CatalogWarning
-from ..photometry import NOT_OBSERVED, Photometry
+from ..photometry import NOT_OBSERVED, Photometry, mag_err_to_flux_err, mag_to_flux
 from .features import FeatureMaker, photometry_arrays
 
 __all__ = ["PropertyRegressor", "KNOWN_TARGETS", "FLAG_BAD_INPUT", "FLAG_MISSING_BANDS",
@@ -42,6 +50,9 @@ KNOWN_TARGETS = ("log_mstar", "log_sfr", "log_sfr10", "log_ssfr", "av", "ebv", "
 FLAG_BAD_INPUT, FLAG_MISSING_BANDS, FLAG_EXTRAPOLATION = 1, 2, 4
 _EXTRAPOLATION_SIGMA = 5.0
 _NOMINAL = {1.0: 0.6827, 2.0: 0.9545}
+_INPUTS = ("flux", "mag")
+#: |magnitude| or |magnitude error| at or above this is a "no data" sentinel (±99 conventions)
+_MAG_SENTINEL = 90.0
 
 
 @contextmanager
@@ -120,6 +131,10 @@ class PropertyRegressor(BaseEstimator):
     calibrate : rescale σ on the validation set to nominal 68/95 % coverage
     bands, z_column : when fitting/predicting from an astropy Table: band columns (default all
         bands found) and redshift column
+    input : what a table's band columns hold: "flux" (fluxes and errors, µJy unless the columns
+        carry units) or "mag" (AB magnitudes and 1σ magnitude errors); kept with the model as the
+        default of :meth:`predict`, which can override it per call.  Photometry objects always
+        hold fluxes.
     device : "cpu", "cuda" or "auto"; n_threads : torch CPU threads during fit/predict
     random_state : seed of the split, initial weights, shuffling and augmentation
     """
@@ -128,7 +143,7 @@ class PropertyRegressor(BaseEstimator):
                  hidden=(128, 128, 128), epochs=200, batch_size=512, lr=1e-3, patience=15,
                  noise_augment=True, noise_scale=1.0, band_dropout="auto", use_redshift=True,
                  use_errors=True, validation_fraction=0.2, calibrate=True, bands=None, z_column="z",
-                 device="cpu", n_threads=2, random_state=0, progress=False):
+                 input="flux", device="cpu", n_threads=2, random_state=0, progress=False):
         self.targets = targets
         self.per_target = per_target
         self.loss = loss
@@ -146,18 +161,33 @@ class PropertyRegressor(BaseEstimator):
         self.calibrate = calibrate
         self.bands = bands
         self.z_column = z_column
+        self.input = input
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
         self.progress = progress
 
     # ------------------------------------------------------------------ helpers
-    def _as_photometry(self, data, bands=None) -> Photometry:
+    def _input_kind(self, input=None) -> str:
+        kind = getattr(self, "input", "flux") if input is None else input
+        if kind not in _INPUTS:
+            raise ValueError(f"input must be 'flux' or 'mag', not {kind!r}")
+        return kind
+
+    def _as_photometry(self, data, bands=None, input=None) -> Photometry:
+        kind = self._input_kind(input)
         if isinstance(data, Photometry):
             return data
         from astropy.table import Table
 
         table = data if isinstance(data, Table) else Table(data)
+        if kind == "mag":   # magnitude columns may carry mag units: read the numbers as they are
+            table = Table(table, copy=False)
+            for c in table.colnames:
+                if getattr(table[c], "unit", None) is not None:
+                    col = table[c].copy(copy_data=False)
+                    col.unit = None
+                    table.replace_column(c, col)
         z_col = self.z_column if (self.use_redshift and self.z_column in table.colnames) else None
         if bands is not None:   # only the trained bands the table has; the rest are reported later
             from ..bands import resolve_band
@@ -170,7 +200,17 @@ class PropertyRegressor(BaseEstimator):
                 except BandError:
                     continue
             bands = [b for b in bands if b in have] or list(bands)
-        return Photometry.from_table(table, bands, z_column=z_col, source=table.meta.get("source"))
+        phot = Photometry.from_table(table, bands, z_column=z_col, source=table.meta.get("source"))
+        if kind == "mag":   # the "fluxes" read are magnitudes, the "errors" magnitude errors
+            m, me = phot.flux, phot.flux_err
+            with np.errstate(invalid="ignore"):
+                bad = (~np.isfinite(m) | ~np.isfinite(me) | (np.abs(m) >= _MAG_SENTINEL)
+                       | (np.abs(me) >= _MAG_SENTINEL))
+            with np.errstate(over="ignore", invalid="ignore"):
+                flux = np.where(bad, np.nan, mag_to_flux(np.where(bad, 0.0, m)))
+                err = np.where(bad, np.nan, mag_err_to_flux_err(np.where(bad, 0.0, m), np.where(bad, 0.0, me)))
+            phot = Photometry.from_arrays(flux, err, phot.bands, ids=phot.ids, z=phot.z)
+        return phot
 
     def _check_params(self):
         if self.loss not in ("gaussian_nll", "mae"):
@@ -209,6 +249,7 @@ class PropertyRegressor(BaseEstimator):
         from .training import fit_network
 
         self._check_params()
+        self._input_kind()
         phot = self._as_photometry(phot, self.bands)
         if self.bands is not None:
             phot = phot.select_bands(self.bands)
@@ -339,17 +380,19 @@ class PropertyRegressor(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def predict(self, phot, return_std: bool = True, *, missing_bands: str = "error",
-                batch_size: int = 8192, precision: str = "float32"):
+                batch_size: int = 8192, precision: str = "float32", input: str | None = None):
         """Table with one row per input row, in order: ``id``, ``<target>`` (and ``<target>_err``,
         1σ, with ``return_std``) and ``flag`` (see module docstring).  ``missing_bands="mask"``
         treats trained bands absent from the catalogue as not observed instead of raising.
+        ``input`` ("flux"/"mag", default the model's ``input``) says what a table's band columns
+        hold; a model trained on fluxes can predict from magnitudes and vice versa.
         ``precision="bfloat16"`` runs the networks in bfloat16 (≈3× faster on CPUs with
         AVX512-BF16/AMX; outputs differ by ≲ 0.01 of a target's standard deviation)."""
         import torch
         from astropy.table import Table
 
         self._check_fitted()
-        phot = self._as_photometry(phot, self.bands_)
+        phot = self._as_photometry(phot, self.bands_, input=input)
         flux, err, obs, _ = photometry_arrays(phot, self.bands_, missing_bands=missing_bands)
         z = None
         bad = ~obs.any(1)
