@@ -365,6 +365,29 @@ def test_cli_magnitude_input(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_cli_predict_id_column(toy, tmp_path, capsys):
+    from galfast.catalog import read_catalog, write_catalog
+    from galfast.cli import main
+
+    phot, truth, _ = toy
+    model = PropertyRegressor(targets=("av",), **dict(SMALL, epochs=2)).fit(
+        phot.select(np.arange(500)), truth[:500]).save(tmp_path / "m.pt")
+    t = phot.select(np.arange(500, 800)).to_table()
+    t["SOURCE_ID"] = [f"gal{i:05d}" for i in range(len(t))]       # neither "id" nor row numbers
+    cat = write_catalog(t, tmp_path / "cat.parquet")
+    out = tmp_path / "p.parquet"
+    assert main(["props", "predict", "--model", str(model), "--catalog", str(cat), "--out", str(out),
+                 "--id-column", "SOURCE_ID", "--chunk-rows", "128", "--no-progress"]) == 0
+    pred = read_catalog(out)
+    assert len(pred) == 300 and list(pred["id"]) == list(t["SOURCE_ID"])
+    assert main(["props", "predict", "--model", str(model), "--catalog", str(cat), "--out", str(tmp_path / "q.csv"),
+                 "--id-column", "objname", "--no-progress"]) == 1
+    assert "objname" in capsys.readouterr().err
+    # the API: id_column= picks the column, None gives row numbers
+    assert list(PropertyRegressor.load(model).predict(t[:5], id_column="SOURCE_ID")["id"]) == list(t["SOURCE_ID"][:5])
+    assert list(PropertyRegressor.load(model).predict(t[:5], id_column=None)["id"]) == [0, 1, 2, 3, 4]
+
+
 def test_band_subset_parameter(toy):
     phot, truth, _ = toy
     reg = PropertyRegressor(targets=("av",), bands=("F444W", "jwst_f150w"), **dict(SMALL, epochs=2))

@@ -11,7 +11,9 @@ magnitudes for a model trained on fluxes).
 ``train`` holds out ``--test-fraction`` of the rows (default 0.2, the papers' 64/16/20 split with
 the model's own 20 % validation split) and prints σ, bias, outlier fraction, r² and coverage on
 them.  ``predict`` streams the catalogue in chunks (Parquet/CSV read and written incrementally),
-writes one row per input row in input order with the ids kept, and shows a progress bar.
+writes one row per input row in input order with the ids kept, and shows a progress bar.  The
+output ``id`` column holds the catalogue's ``--id-column`` (default: the first of id, ID, Id,
+objid, object_id present; else the row number counted from 0 across chunks).
 """
 from __future__ import annotations
 
@@ -108,6 +110,7 @@ class _StreamWriter:
 
 def predict_command(args) -> int:
     from ..catalog import catalog_rows, iter_catalog
+    from ..errors import CatalogError
     from .regressor import PropertyRegressor
 
     reg = PropertyRegressor.load(args.model)
@@ -124,9 +127,14 @@ def predict_command(args) -> int:
     offset, flagged = 0, 0
     try:
         for chunk in iter_catalog(args.catalog, chunk_rows=args.chunk_rows):
-            if not any(c in chunk.colnames for c in _ID_COLUMNS):
-                chunk["id"] = np.arange(offset, offset + len(chunk))
-            pred = reg.predict(chunk, missing_bands=args.missing_bands, precision=args.precision, input=kind)
+            id_column = args.id_column
+            if id_column == "auto" and not any(c in chunk.colnames for c in _ID_COLUMNS):
+                chunk["id"] = np.arange(offset, offset + len(chunk))     # row numbers across chunks
+            elif id_column != "auto" and id_column not in chunk.colnames:
+                raise CatalogError(f"id column {id_column!r} not found in {args.catalog} "
+                                   f"(columns: {chunk.colnames[:30]})")
+            pred = reg.predict(chunk, missing_bands=args.missing_bands, precision=args.precision, input=kind,
+                               id_column=id_column)
             flagged += int(np.count_nonzero(pred["flag"] & 1))
             writer.write(pred)
             offset += len(chunk)
@@ -182,6 +190,9 @@ def register(subparsers) -> None:
                        help="band columns are AB magnitudes and magnitude errors (default: as the model was trained)")
     kinds.add_argument("--flux", action="store_true",
                        help="band columns are fluxes and errors [µJy] (default: as the model was trained)")
+    q.add_argument("--id-column", default="auto",
+                   help="column copied to the output 'id' (default: id/ID/Id/objid/object_id if present, "
+                        "else the row number)")
     q.add_argument("--chunk-rows", type=int, default=200_000)
     q.add_argument("--missing-bands", choices=("error", "mask"), default="error",
                    help="trained bands absent from the catalogue: error (default) or treat as not observed")

@@ -174,7 +174,7 @@ class PropertyRegressor(BaseEstimator):
             raise ValueError(f"input must be 'flux' or 'mag', not {kind!r}")
         return kind
 
-    def _as_photometry(self, data, bands=None, input=None) -> Photometry:
+    def _as_photometry(self, data, bands=None, input=None, id_column="auto") -> Photometry:
         kind = self._input_kind(input)
         if isinstance(data, Photometry):
             return data
@@ -200,7 +200,8 @@ class PropertyRegressor(BaseEstimator):
                 except BandError:
                     continue
             bands = [b for b in bands if b in have] or list(bands)
-        phot = Photometry.from_table(table, bands, z_column=z_col, source=table.meta.get("source"))
+        phot = Photometry.from_table(table, bands, z_column=z_col, id_column=id_column,
+                                     source=table.meta.get("source"))
         if kind == "mag":   # the "fluxes" read are magnitudes, the "errors" magnitude errors
             m, me = phot.flux, phot.flux_err
             with np.errstate(invalid="ignore"):
@@ -380,19 +381,23 @@ class PropertyRegressor(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def predict(self, phot, return_std: bool = True, *, missing_bands: str = "error",
-                batch_size: int = 8192, precision: str = "float32", input: str | None = None):
+                batch_size: int = 8192, precision: str = "float32", input: str | None = None,
+                id_column: str | None = "auto"):
         """Table with one row per input row, in order: ``id``, ``<target>`` (and ``<target>_err``,
         1σ, with ``return_std``) and ``flag`` (see module docstring).  ``missing_bands="mask"``
         treats trained bands absent from the catalogue as not observed instead of raising.
         ``input`` ("flux"/"mag", default the model's ``input``) says what a table's band columns
         hold; a model trained on fluxes can predict from magnitudes and vice versa.
+        ``id_column``: for a table, the column copied to the output ``id`` ("auto": id/ID/Id/
+        objid/object_id when present; None or absent: row numbers); a named column that the
+        table lacks raises :class:`CatalogError` naming it.
         ``precision="bfloat16"`` runs the networks in bfloat16 (≈3× faster on CPUs with
         AVX512-BF16/AMX; outputs differ by ≲ 0.01 of a target's standard deviation)."""
         import torch
         from astropy.table import Table
 
         self._check_fitted()
-        phot = self._as_photometry(phot, self.bands_, input=input)
+        phot = self._as_photometry(phot, self.bands_, input=input, id_column=id_column)
         flux, err, obs, _ = photometry_arrays(phot, self.bands_, missing_bands=missing_bands)
         z = None
         bad = ~obs.any(1)
