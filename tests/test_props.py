@@ -148,6 +148,39 @@ def test_deterministic_given_random_state(toy):
     assert not np.allclose(a["av"], c["av"])
 
 
+def test_device_auto_default(toy):
+    from galfast.props.regressor import _resolve_device
+
+    assert PropertyRegressor().device == "auto"
+    assert _resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert _resolve_device("cpu").type == "cpu"
+    phot, truth, _ = toy
+    sub = phot.select(np.arange(800))
+    kw = dict(SMALL, epochs=2)
+    auto = PropertyRegressor(targets=("av",), **kw).fit(sub, truth[:800])
+    assert all(p.device.type == "cpu" for p in auto.model_.parameters())     # kept on the CPU after fit
+    a = auto.predict(sub)
+    for dev in ("cpu", "auto"):      # predict runs on the CPU by default; "auto" may use CUDA
+        b = auto.predict(sub, device=dev)
+        assert np.allclose(a["av"], b["av"], atol=1e-5) and np.array_equal(a["flag"], b["flag"])
+    if not torch.cuda.is_available():   # on a CPU machine "auto" is the CPU: identical fits
+        cpu = PropertyRegressor(targets=("av",), device="cpu", **kw).fit(sub, truth[:800]).predict(sub)
+        assert np.array_equal(a["av"], cpu["av"]) and np.array_equal(a["av_err"], cpu["av_err"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_and_predict_agree_with_cpu(toy):
+    phot, truth, _ = toy
+    sub = phot.select(np.arange(800))
+    kw = dict(SMALL, epochs=2)
+    gpu = PropertyRegressor(targets=("av",), device="cuda", **kw).fit(sub, truth[:800])
+    cpu = PropertyRegressor(targets=("av",), device="cpu", **kw).fit(sub, truth[:800])
+    assert all(p.device.type == "cpu" for p in gpu.model_.parameters())
+    g, c = gpu.predict(sub), gpu.predict(sub, device="cuda")
+    assert np.allclose(g["av"], c["av"], atol=1e-4)
+    assert np.allclose(g["av"], cpu.predict(sub)["av"], atol=0.05)   # same draws, rounding differs
+
+
 def test_missing_bands_masks_and_flags():
     phot, truth, _ = toy_universe(7000, seed=5, missing_fraction=0.15)
     tr, te = np.arange(5000), np.arange(5000, 7000)

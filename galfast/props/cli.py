@@ -41,8 +41,8 @@ def train_command(args) -> int:
         targets=tuple(args.targets), per_target=not args.joint, loss=args.loss, hidden=tuple(args.hidden),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         noise_augment=not args.no_augment, use_redshift=not args.no_redshift, bands=args.bands,
-        z_column=args.z_column, input="mag" if args.mag else "flux", device=args.device, n_threads=args.threads, random_state=args.seed,
-        progress=not args.no_progress)
+        z_column=args.z_column, input="mag" if args.mag else "flux", device=args.device, n_threads=args.threads,
+        random_state=args.seed, progress=not args.no_progress)
     phot = reg._as_photometry(table, args.bands)
     n = len(phot)
     rng = np.random.default_rng(args.seed)
@@ -134,7 +134,7 @@ def predict_command(args) -> int:
                 raise CatalogError(f"id column {id_column!r} not found in {args.catalog} "
                                    f"(columns: {chunk.colnames[:30]})")
             pred = reg.predict(chunk, missing_bands=args.missing_bands, precision=args.precision, input=kind,
-                               id_column=id_column)
+                               id_column=id_column, device=args.device)
             flagged += int(np.count_nonzero(pred["flag"] & 1))
             writer.write(pred)
             offset += len(chunk)
@@ -174,7 +174,8 @@ def register(subparsers) -> None:
     t.add_argument("--no-augment", action="store_true", help="no noise re-drawing during training")
     t.add_argument("--test-fraction", type=float, default=0.2, help="rows held out for the test report")
     t.add_argument("--max-rows", type=int, default=None, help="use only the first N rows")
-    t.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    t.add_argument("--device", default="auto",
+                   help="training device: auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--overwrite", action="store_true")
@@ -199,6 +200,8 @@ def register(subparsers) -> None:
     q.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                    help="network arithmetic; bfloat16 is ≈3× faster on AVX512-BF16/AMX CPUs")
     q.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the model's)")
+    q.add_argument("--device", default="cpu",
+                   help="inference device: cpu (default; ≈10⁵–10⁶ objects/s on 2 cores), cuda, cuda:N or auto")
     q.add_argument("--overwrite", action="store_true")
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=predict_command)

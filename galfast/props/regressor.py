@@ -71,12 +71,17 @@ def torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def _resolve_device(device: str):
+def _resolve_device(device) -> "torch.device":
+    """"auto" → CUDA when ``torch.cuda.is_available()``, else CPU; anything else as torch reads it."""
     import torch
 
-    if device == "auto":
+    if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def _same_device(a, b) -> bool:
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 def _target_array(y, targets, n: int) -> np.ndarray:
@@ -135,7 +140,13 @@ class PropertyRegressor(BaseEstimator):
         carry units) or "mag" (AB magnitudes and 1σ magnitude errors); kept with the model as the
         default of :meth:`predict`, which can override it per call.  Photometry objects always
         hold fluxes.
-    device : "cpu", "cuda" or "auto"; n_threads : torch CPU threads during fit/predict
+    device : training device: "auto" (default: CUDA when ``torch.cuda.is_available()``, else the
+        CPU), "cpu", "cuda" or "cuda:N".  The fitted networks are moved to the CPU after training
+        (and saved from there); :meth:`predict` runs on the CPU unless given ``device=``.  On the
+        CPU results are identical run to run for a given ``random_state``; on CUDA the random
+        draws are the same (they come from a CPU generator) but the arithmetic differs from the
+        CPU's at rounding level, so CUDA and CPU fits agree only approximately.
+    n_threads : torch CPU threads during fit/predict (CPU only)
     random_state : seed of the split, initial weights, shuffling and augmentation
     """
 
@@ -143,7 +154,7 @@ class PropertyRegressor(BaseEstimator):
                  hidden=(128, 128, 128), epochs=200, batch_size=512, lr=1e-3, patience=15,
                  noise_augment=True, noise_scale=1.0, band_dropout="auto", use_redshift=True,
                  use_errors=True, validation_fraction=0.2, calibrate=True, bands=None, z_column="z",
-                 input="flux", device="cpu", n_threads=2, random_state=0, progress=False):
+                 input="flux", device="auto", n_threads=2, random_state=0, progress=False):
         self.targets = targets
         self.per_target = per_target
         self.loss = loss
@@ -330,14 +341,17 @@ class PropertyRegressor(BaseEstimator):
 
         from .networks import split_outputs
 
-        device = device or next(self.model_.parameters()).device
-        model = self.model_
-        if precision == "bfloat16":
-            import copy
+        import copy
 
-            model = copy.deepcopy(self.model_).to(torch.bfloat16)
-        elif precision != "float32":
+        model = self.model_
+        here = next(model.parameters()).device
+        device = here if device is None else torch.device(device)
+        if precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
+        if not _same_device(here, device):       # a copy: the fitted model stays where it is
+            model = copy.deepcopy(model).to(device)
+        if precision == "bfloat16":
+            model = (copy.deepcopy(model) if model is self.model_ else model).to(torch.bfloat16)
         n = flux.shape[0]
         t = len(self.targets_)
         mu = np.empty((n, t), dtype=np.float32)
@@ -382,7 +396,7 @@ class PropertyRegressor(BaseEstimator):
     # ------------------------------------------------------------------ predict
     def predict(self, phot, return_std: bool = True, *, missing_bands: str = "error",
                 batch_size: int = 8192, precision: str = "float32", input: str | None = None,
-                id_column: str | None = "auto"):
+                id_column: str | None = "auto", device="cpu"):
         """Table with one row per input row, in order: ``id``, ``<target>`` (and ``<target>_err``,
         1σ, with ``return_std``) and ``flag`` (see module docstring).  ``missing_bands="mask"``
         treats trained bands absent from the catalogue as not observed instead of raising.
@@ -390,10 +404,11 @@ class PropertyRegressor(BaseEstimator):
         hold; a model trained on fluxes can predict from magnitudes and vice versa.
         ``id_column``: for a table, the column copied to the output ``id`` ("auto": id/ID/Id/
         objid/object_id when present; None or absent: row numbers); a named column that the
-        table lacks raises :class:`CatalogError` naming it.
+        table lacks raises :class:`CatalogError` naming it.  ``device``: where the networks run;
+        "cpu" (default, ≈10⁵–10⁶ objects/s on 2 cores, see bench/props_results/speed.md), "cuda",
+        "cuda:N" or "auto" (CUDA when available); the model itself stays on the CPU.
         ``precision="bfloat16"`` runs the networks in bfloat16 (≈3× faster on CPUs with
         AVX512-BF16/AMX; outputs differ by ≲ 0.01 of a target's standard deviation)."""
-        import torch
         from astropy.table import Table
 
         self._check_fitted()
@@ -408,8 +423,9 @@ class PropertyRegressor(BaseEstimator):
             z = np.asarray(phot.z, dtype=np.float32)
             bad |= ~np.isfinite(z)
             z = np.where(np.isfinite(z), z, 0.0).astype(np.float32)
-        with torch_threads(self.n_threads):
-            mu, sig, xmax = self._raw_predict(flux, err, obs, z, batch_size=batch_size, device=torch.device("cpu"),
+        dev = _resolve_device(device)
+        with torch_threads(self.n_threads if dev.type == "cpu" else None):
+            mu, sig, xmax = self._raw_predict(flux, err, obs, z, batch_size=batch_size, device=dev,
                                               precision=precision)
         flag = np.zeros(len(phot), dtype=np.int16)
         flag[~obs.all(1)] |= FLAG_MISSING_BANDS
