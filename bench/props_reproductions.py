@@ -17,7 +17,8 @@
 
 Every reproduction splits 64/16/20 (train/validation/test), reports on the test rows σ(true −
 pred), σ_NMAD, bias, outlier fraction (|Δ| > 3σ_NMAD), r², coverage of the predicted σ at 68/95 %,
-all also in bins of S/N, and writes ``<name>.md``, ``<name>.json`` and PNGs to ``--out``.
+all also in bins of S/N, and writes ``<name>.md`` (headed by the command line, date and git
+commit), ``<name>.json`` and PNGs to ``--out``.
 log SFR truths are floored at log sSFR = −13 (:func:`galfast.props.targets.floor_log_sfr`).
 Simulated catalogues are cached (resumable) under ``--cache``.
 """
@@ -321,7 +322,24 @@ def run_jwst(args, out: Path):
 RUNS = {"gama": run_gama, "jpas": run_jpas, "jwst": run_jwst}
 
 
+def provenance(argv) -> str:
+    """Markdown line: the command that wrote the file, the date and the git commit."""
+    import datetime
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    cmd = " ".join(["python", "bench/props_reproductions.py", *argv])
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"_Produced by `{cmd}` on {date}, galfast commit {commit} "
+            f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})._")
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("which", nargs="*", default=list(RUNS), choices=list(RUNS))
     ap.add_argument("--out", type=Path, default=HERE / "props_results")
@@ -335,7 +353,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         results, md = RUNS[name](args, args.out)
         (args.out / f"{name}.json").write_text(json.dumps(results, indent=1, default=float))
-        (args.out / f"{name}.md").write_text(md + f"\n_run took {time.perf_counter() - t0:.0f} s_\n")
+        (args.out / f"{name}.md").write_text(provenance(argv) + "\n\n" + md
+                                             + f"\n_run took {time.perf_counter() - t0:.0f} s_\n")
         print(f"{name}: written {args.out / (name + '.md')} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return 0
 
