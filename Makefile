@@ -18,7 +18,7 @@ $(VENV)/.stamp-base:
 	$(PIP) install -q "$(TORCH)"
 	touch $@
 
-$(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml setup.py $(wildcard csrc/*.pyx)
+$(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml setup.py $(wildcard csrc/*.pyx csrc/*.pxi csrc/*.h)
 	$(PIP) install -q -e ".[test,sim]"
 	touch $@
 

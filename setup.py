@@ -47,6 +47,7 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+        depends=sorted(glob("csrc/*.pxi") + glob("csrc/*.h")),
     )
     for pyx in sorted(glob("csrc/*.pyx"))
 ]

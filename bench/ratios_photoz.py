@@ -80,7 +80,9 @@ def measure(k, threads, n_base=300, repeats=2):
     t0 = time.perf_counter()
     idx = model.neighbours(Fall, k, threads)
     t_query = time.perf_counter() - t0
-    from galfast._ext.kllr import kllr_predict
+    from galfast.redshift.patterns import kernel_module
+
+    kllr_predict = kernel_module().kllr_predict
 
     t0 = time.perf_counter()
     kllr_predict(model.X, model.y, Fall, idx, k, est.lam_, est.gamma_, 3.0, True, 0.0,

@@ -1,5 +1,5 @@
 # cython: language_level=3
-# distutils: extra_compile_args = -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros
+# distutils: extra_compile_args = -fno-math-errno -fno-trapping-math
 """KLLR photo-z kernel built for AVX2 + FMA; galfast imports it only where the CPU has both
 (numpy's CPU feature detection).  Code: csrc/kllr_core.pxi.
 
@@ -12,6 +12,7 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
     #pragma GCC target("avx2,fma")
     #define GALFAST_KLLR_ISA "avx2+fma"
+    #define GALFAST_VLEN 4
     #else
     #define GALFAST_KLLR_ISA "generic"
     #endif

@@ -22,7 +22,7 @@ Everything runs without the GIL in a ``prange`` over targets; per-thread scratch
 """
 from cython.parallel cimport prange, parallel
 from libc.math cimport exp, sqrt, fabs, NAN, INFINITY
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 
 import numpy as np
 
@@ -40,31 +40,21 @@ cdef enum:
     F_MODE = 16
 
 
-cdef inline double _exp(double x) noexcept nogil:
-    """exp(x) for x ≤ 0 (kernel arguments) to ~2 ulp: x = n ln2 + r, |r| ≤ ln2/2, degree-13 Taylor
-    of e^r, times 2^n built in the exponent bits; 0 below −708.  Branch-light so loops vectorise
-    (libm's exp is a call per element and dominated the kernel build)."""
-    cdef double n, r, p
-    cdef long long bits
-    if x < -708.0:
-        return 0.0
-    n = <double> (<long long> (x * 1.4426950408889634 - 0.5))  # round toward −∞ for x ≤ 0
-    r = x - n * 0.6931471803691238 - n * 1.9082149292705877e-10
-    p = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (4.1666666666666664e-02
-        + r * (8.3333333333333332e-03 + r * (1.3888888888888889e-03 + r * (1.9841269841269841e-04
-        + r * (2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (2.7557319223985888e-07
-        + r * (2.5052108385441720e-08 + r * (2.0876756987868100e-09 + r * 1.6059043836821613e-10))))))))))))
-    bits = (<long long> n + 1023) << 52
-    return p * (<double*> &bits)[0]
-
-
-cdef inline double _dot(const double* a, const double* b, int n) noexcept nogil:
-    # a plain loop: with -fassociative-math the compiler vectorises the reduction
-    cdef double s = 0.0
-    cdef int i
-    for i in range(n):
-        s += a[i] * b[i]
-    return s
+cdef extern from "kllr_linalg.h":
+    double galfast_exp_neg(double x) noexcept nogil
+    int GALFAST_VEC
+    void galfast_kernel_matrix(const double* G, int d, int ld, int m, double gamma, double* K,
+                               int ldk) noexcept nogil
+    int galfast_chol_upper(double* U, int n, double* inv) noexcept nogil
+    void galfast_chol_solve_upper(const double* U, const double* inv, int n, double* b) noexcept nogil
+    void galfast_inv_diag_upper(const double* U, const double* inv, int n, double* W,
+                                double* diag) noexcept nogil
+    double galfast_dot(const double* a, const double* b, int n) noexcept nogil
+    void galfast_residual_sym(const double* K, int ldk, int m, const double* x, const double* y,
+                              double* r) noexcept nogil
+    void galfast_knn_block(const double* XT, int d, int n, const double* Q, int nb, int k,
+                           int chunk, double* D, double* hd, long long* hi, int* cnt,
+                           int* cand) noexcept nogil
 
 
 cdef inline double _sqdist(const double* a, const double* b, int d) noexcept nogil:
@@ -76,88 +66,23 @@ cdef inline double _sqdist(const double* a, const double* b, int d) noexcept nog
     return s
 
 
-cdef int _cholesky(double* A, int n, double* inv) noexcept nogil:
-    """In-place lower Cholesky of the row-major n×n SPD matrix A (lower triangle used);
-    inv[j] = 1/L_jj (multiplications instead of divisions on the dependency chains)."""
-    cdef int i, j
-    cdef double s, r
-    for j in range(n):
-        s = A[j * n + j] - _dot(&A[j * n], &A[j * n], j)
-        if not (s > 0.0):
-            return -1
-        s = sqrt(s)
-        A[j * n + j] = s
-        r = 1.0 / s
-        inv[j] = r
-        for i in range(j + 1, n):
-            A[i * n + j] = (A[i * n + j] - _dot(&A[i * n], &A[j * n], j)) * r
-    return 0
-
-
-cdef void _chol_solve(const double* L, const double* inv, int n, double* b) noexcept nogil:
-    """Solve (L Lᵀ) x = b in place."""
-    cdef int i, p
-    cdef double xi
-    for i in range(n):
-        b[i] = (b[i] - _dot(&L[i * n], b, i)) * inv[i]
-    i = n - 1
-    while i >= 0:
-        xi = b[i] * inv[i]
-        b[i] = xi
-        for p in range(i):
-            b[p] -= L[i * n + p] * xi
-        i -= 1
-
-
-cdef extern from *:
-    """
-    /* diag((L L^T)^-1) for row-major lower-triangular L (inv[i] = 1/L_ii).  W (n*n scratch)
-       receives L^-1 row by row, row i = (e_i - sum_{p<i} L_ip W_p) / L_ii: contiguous axpys on
-       distinct rows, declared restrict so the compiler vectorises them. */
-    static void galfast_kllr_inv_diag(const double *restrict L, const double *restrict inv, int n,
-                                      double *restrict W, double *restrict diag) {
-        for (int j = 0; j < n; j++) diag[j] = 0.0;
-        for (int i = 0; i < n; i++) {
-            double *restrict wi = W + (size_t)i * n;
-            for (int j = 0; j < i; j++) wi[j] = 0.0;
-            for (int p = 0; p < i; p++) {
-                const double a = L[(size_t)i * n + p];
-                const double *restrict wp = W + (size_t)p * n;
-                for (int j = 0; j <= p; j++) wi[j] -= a * wp[j];
-            }
-            wi[i] = 1.0;
-            const double r = inv[i];
-            for (int j = 0; j <= i; j++) {
-                wi[j] *= r;
-                diag[j] += wi[j] * wi[j];
-            }
-        }
-    }
-    """
-    void galfast_kllr_inv_diag(const double* L, const double* inv, int n, double* W,
-                               double* diag) noexcept nogil
-
-
-cdef inline void _inv_diag(const double* L, const double* inv, int n, double* W, double* diag) noexcept nogil:
-    """diag((L Lᵀ)⁻¹) through L⁻¹ (W: n×n scratch); see galfast_kllr_inv_diag."""
-    galfast_kllr_inv_diag(L, inv, n, W, diag)
-
-
 cdef int _fit(const double* Km, int ld, const int* sel, int m, const double* yc, double lam,
               double* A, double* inv, double* alpha) noexcept nogil:
-    """Build A = K + λI over the neighbours ``sel[:m]`` (from the kernel matrix Km, leading
-    dimension ld), factor it (A ← L) and solve α = A⁻¹ yc[sel]."""
+    """Build A = K + λI over the neighbours ``sel[:m]`` (upper triangle, from the kernel matrix
+    Km of leading dimension ld), factor it (A ← U, A = UᵀU) and solve α = A⁻¹ yc[sel]."""
     cdef int i, j, tries
+    cdef const double* kr
     cdef double jitter = 0.0
     for tries in range(4):
         for i in range(m):
-            for j in range(i + 1):
-                A[i * m + j] = Km[sel[i] * ld + sel[j]]
+            kr = &Km[sel[i] * ld]
+            for j in range(i, m):
+                A[i * m + j] = kr[sel[j]]
             A[i * m + i] += lam + jitter
-        if _cholesky(A, m, inv) == 0:
+        if galfast_chol_upper(A, m, inv) == 0:
             for i in range(m):
                 alpha[i] = yc[sel[i]]
-            _chol_solve(A, inv, m, alpha)
+            galfast_chol_solve_upper(A, inv, m, alpha)
             return 0
         jitter = 1e-10 if jitter == 0.0 else jitter * 1e3
     return -1
@@ -169,11 +94,13 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
                double* z_out, double* e_out, int* f_out, int* n_out) noexcept nogil:
     """Predict one target; ``ws`` is per-thread scratch of size _ws_size(kk, d)."""
     cdef int i, j, m, l, flags = 0
+    cdef int kv = _padded(kk)             # leading dimension of Km and G (whole vectors)
     cdef Py_ssize_t idx
-    cdef double* Km = ws                  # kk*kk kernel between neighbours
-    cdef double* A = Km + kk * kk         # kk*kk system / Cholesky factor
-    cdef double* W = A + kk * kk          # kk*kk scratch (L⁻¹)
-    cdef double* inv = W + kk * kk        # kk: 1/L_ii
+    cdef double* G = ws                   # d*kv neighbour features, transposed (zeroed at start)
+    cdef double* Km = G + d * kv          # kk*kv kernel between neighbours
+    cdef double* A = Km + kk * kv         # kk*kk system / Cholesky factor
+    cdef double* W = A + kk * kk          # kk*kk scratch (U⁻¹)
+    cdef double* inv = W + kk * kk        # kk: 1/U_ii
     cdef double* yc = inv + kk            # kk centred labels
     cdef double* kap = yc + kk            # kk target-neighbour kernel
     cdef double* alpha = kap + kk         # kk weights
@@ -213,7 +140,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     if outside:
         flags |= F_EXTRAP
     for i in range(m):
-        kap[i] = _exp(-gamma * _sqdist(q, &X[rows[i], 0], d))
+        kap[i] = galfast_exp_neg(-gamma * _sqdist(q, &X[rows[i], 0], d))
     if tau > 0.0 and m > 1:
         # κ-weighted median of y: insertion sort of (y, κ) in res/dg, first cum. weight ≥ 1/2
         wt = 0.0
@@ -254,28 +181,20 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
         c = s / m
     for i in range(m):
         yc[i] = y[rows[i]] - c
-        for j in range(i):
-            Km[i * kk + j] = -gamma * _sqdist(&X[rows[i], 0], &X[rows[j], 0], d)
-        for j in range(i):
-            Km[i * kk + j] = _exp(Km[i * kk + j])
-        for j in range(i):
-            Km[j * kk + i] = Km[i * kk + j]
-        Km[i * kk + i] = 1.0
         sel[i] = i
+        for j in range(d):
+            G[j * kv + i] = X[rows[i], j]
+    galfast_kernel_matrix(G, d, kv, m, gamma, Km, kv)
 
-    if _fit(Km, kk, sel, m, yc, lam, A, inv, alpha) != 0:
+    if _fit(Km, kv, sel, m, yc, lam, A, inv, alpha) != 0:
         z_out[0] = NAN
         e_out[0] = NAN
         f_out[0] = flags | F_FAIL
         n_out[0] = 0
         return
     # residuals of the neighbours: r = yc − K α
-    s = 0.0
-    for i in range(m):
-        v = _dot(&Km[i * kk], alpha, m)
-        res[i] = yc[i] - v
-        s += res[i] * res[i]
-    delta = sqrt(s / m)
+    galfast_residual_sym(Km, kv, m, alpha, yc, res)
+    delta = sqrt(galfast_dot(res, res, m) / m)
     l = 0
     for i in range(m):
         if fabs(res[i]) <= clip * delta:
@@ -283,7 +202,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
             l += 1
     if l < m and l > 0:
         flags |= F_REFIT
-        if _fit(Km, kk, sel, l, yc, lam, A, inv, alpha) != 0:
+        if _fit(Km, kv, sel, l, yc, lam, A, inv, alpha) != 0:
             z_out[0] = NAN
             e_out[0] = NAN
             f_out[0] = flags | F_FAIL
@@ -300,7 +219,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     z_out[0] = zz
     if errors:
         # leave-one-out residuals of the final fit: e_i = α_i / (A⁻¹)_ii
-        _inv_diag(A, inv, l, W, dg)
+        galfast_inv_diag_upper(A, inv, l, W, dg)
         s = 0.0
         for i in range(l):
             v = alpha[i] / dg[i]
@@ -312,17 +231,22 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     n_out[0] = l
 
 
-cdef inline Py_ssize_t _ws_size(int kk) noexcept nogil:
-    return 3 * kk * kk + 8 * kk + 2 * kk  # doubles (the two int arrays fit in 2*kk doubles)
+cdef inline int _padded(int kk) noexcept nogil:
+    return (kk + GALFAST_VEC - 1) // GALFAST_VEC * GALFAST_VEC
+
+
+cdef inline Py_ssize_t _ws_size(int kk, int d) noexcept nogil:
+    # doubles: G d*kv, Km kk*kv, A and W kk*kk, 8 vectors of kk, the two int arrays in 2*kk
+    return d * _padded(kk) + kk * _padded(kk) + 2 * kk * kk + 10 * kk
 
 
 def fast_exp(const double[::1] x):
-    """The kernel's exp (for tests): array of _exp(x) for x ≤ 0."""
+    """The kernel's exp (for tests): array of exp(x) for x ≤ 0 (csrc/kllr_linalg.h)."""
     out = np.empty(x.shape[0])
     cdef double[::1] o = out
     cdef Py_ssize_t i
     for i in range(x.shape[0]):
-        o[i] = _exp(x[i])
+        o[i] = galfast_exp_neg(x[i])
     return out
 
 
@@ -359,11 +283,11 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     cdef double[::1] zv = z, ev = e
     cdef int[::1] fv = f, nv = nu
     cdef double* ws
-    cdef Py_ssize_t wsz = _ws_size(k)
+    cdef Py_ssize_t wsz = _ws_size(k, d)
     if n_t == 0:
         return z, e, f, nu
     with nogil, parallel(num_threads=num_threads):
-        ws = <double*> malloc(wsz * sizeof(double))
+        ws = <double*> calloc(wsz, sizeof(double))  # zeroed: G's padding columns stay finite
         if ws != NULL:
             for t in prange(n_t, schedule="static", chunksize=64):
                 _one(X, y, &Q[t, 0], &nbr[t, 0], k, n_train, d, lam, gamma, clip, center, z_min,
@@ -377,28 +301,23 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     return z, e, f, nu
 
 
-cdef inline void _insert(double* hd, Py_ssize_t* hi, int last, double v, Py_ssize_t j) noexcept nogil:
-    """Insert (v, j) into the sorted hd[:last] (dropping slot ``last``'s old content)."""
-    cdef int p = last
-    while p > 0 and hd[p - 1] > v:
-        hd[p] = hd[p - 1]
-        hi[p] = hi[p - 1]
-        p -= 1
-    hd[p] = v
-    hi[p] = j
+cdef enum:
+    KNN_BLOCK = 8     # targets sharing one sweep over the training set
+    KNN_CHUNK = 128   # training rows per sweep step (a chunk of XT and the distances stay in L1)
 
 
 def knn_brute(const double[:, ::1] XT, const double[:, ::1] Q, int k, int num_threads=1):
     """The k nearest training rows of every row of ``Q`` by exhaustive squared Euclidean distance.
 
     XT : (d, n) training features, transposed (the distance loop runs over training rows and
-    vectorises); Q : (m, d).  Returns (m, k) intp indices, nearest first, ties by lower index
+    vectorises; blocks of targets share each chunk of it, see galfast_knn_block in
+    csrc/kllr_linalg.h); Q : (m, d).  Returns (m, k) intp indices, nearest first, ties by lower index
     (the k best are kept sorted; a row enters by insertion only when closer than the k-th).
     For the few thousand training galaxies of a spectroscopic sample this beats a KD-tree in 10-d
     several times over (a tree prunes little in 10 dimensions).
     """
-    cdef int d = XT.shape[0], n = XT.shape[1], i, j, f, kk
-    cdef Py_ssize_t m = Q.shape[0], t
+    cdef int d = XT.shape[0], n = XT.shape[1], nb, b, j
+    cdef Py_ssize_t m = Q.shape[0], t0, n_blocks
     if Q.shape[1] != d:
         raise ValueError(f"targets have {Q.shape[1]} features, training set {d}")
     if k < 1 or k > n:
@@ -409,38 +328,31 @@ def knn_brute(const double[:, ::1] XT, const double[:, ::1] Q, int k, int num_th
     cdef Py_ssize_t[:, ::1] ov = out
     cdef double* D
     cdef double* hd
-    cdef Py_ssize_t* hi
-    cdef double qf, v
+    cdef long long* hi
+    cdef int* cnt
     fail = np.zeros(1, dtype=np.intc)
     cdef int[::1] failed = fail
     if m == 0:
         return out
+    n_blocks = (m + KNN_BLOCK - 1) // KNN_BLOCK
     with nogil, parallel(num_threads=num_threads):
-        D = <double*> malloc((n + k) * sizeof(double))
-        hi = <Py_ssize_t*> malloc(k * sizeof(Py_ssize_t))
-        if D == NULL or hi == NULL:
+        D = <double*> malloc((KNN_BLOCK * KNN_CHUNK + KNN_BLOCK * k) * sizeof(double))
+        hi = <long long*> malloc(KNN_BLOCK * k * sizeof(long long))
+        cnt = <int*> malloc((KNN_BLOCK + KNN_CHUNK) * sizeof(int))
+        if D == NULL or hi == NULL or cnt == NULL:
             failed[0] = 1
         else:
-            hd = D + n
-            for t in prange(m, schedule="static", chunksize=32):
-                for j in range(n):
-                    D[j] = 0.0
-                for f in range(d):
-                    qf = Q[t, f]
-                    for j in range(n):
-                        v = XT[f, j] - qf
-                        D[j] = D[j] + v * v
-                # keep the k best sorted by (distance, index): insertion from the back; a new
-                # row only enters if strictly closer than the current k-th (ties: lower index)
-                for j in range(k):
-                    _insert(hd, hi, j, D[j], j)
-                for j in range(k, n):
-                    if D[j] < hd[k - 1]:
-                        _insert(hd, hi, k - 1, D[j], j)
-                for j in range(k):
-                    ov[t, j] = hi[j]
+            hd = D + KNN_BLOCK * KNN_CHUNK
+            for t0 in prange(n_blocks, schedule="static", chunksize=4):
+                nb = KNN_BLOCK if (t0 + 1) * KNN_BLOCK <= m else <int> (m - t0 * KNN_BLOCK)
+                galfast_knn_block(&XT[0, 0], d, n, &Q[t0 * KNN_BLOCK, 0], nb, k, KNN_CHUNK, D,
+                                  hd, hi, cnt, cnt + KNN_BLOCK)
+                for b in range(nb):
+                    for j in range(k):
+                        ov[t0 * KNN_BLOCK + b, j] = <Py_ssize_t> hi[b * k + j]
         free(D)
         free(hi)
+        free(cnt)
     if fail[0]:
         raise MemoryError("knn_brute: could not allocate per-thread scratch")
     return out

@@ -1,0 +1,294 @@
+/* Small dense kernels of the KLLR photo-z (csrc/kllr_core.pxi), written in C so that GCC
+ * vectorises them: every inner loop is a contiguous axpy or elementwise map over restrict
+ * pointers, with no horizontal reductions on the O(k³) paths.
+ *
+ * Included once per build of the kernel module: csrc/kllr.pyx (portable) and csrc/kllr_avx2.pyx,
+ * where a preceding `#pragma GCC target("avx2,fma")` applies to every function below.
+ *
+ * Matrices are row-major.  The Cholesky factor is the upper triangle U with A = Uᵀ U, computed
+ * right-looking (row k of U scales, then a rank-1 update of the trailing upper triangle, row by
+ * row): contiguous rows throughout.
+ */
+#ifndef GALFAST_KLLR_LINALG_H
+#define GALFAST_KLLR_LINALG_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) for x <= 0, relative error < 1e-14, branch-free so that loops over it vectorise:
+ * x = n ln2 + r with n the nearest integer (adding and subtracting 1.5·2^52 rounds: this needs the
+ * module built WITHOUT -fassociative-math, which would fold it away), |r| <= ln2/2, the
+ * degree-11 Taylor polynomial of e^r (truncation < 7e-15) by Estrin's scheme (a dependency chain
+ * of 5 instead of 11), times 2^n assembled in the exponent bits; 0 below -708. */
+static inline double galfast_exp_neg(double x) {
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
+    double xc = x < -708.0 ? -708.0 : x;
+    double t = xc * 1.4426950408889634 + shift;
+    double n = t - shift;
+    double r = xc - n * 0.6931471803691238 - n * 1.9082149292705877e-10;
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double q0 = (1.0 + r) + (0.5 + 1.6666666666666666e-01 * r) * r2;
+    double q1 = (4.1666666666666664e-02 + 8.3333333333333332e-03 * r)
+              + (1.3888888888888889e-03 + 1.9841269841269841e-04 * r) * r2;
+    double q2 = (2.4801587301587302e-05 + 2.7557319223985893e-06 * r)
+              + (2.7557319223985888e-07 + 2.5052108385441720e-08 * r) * r2;
+    double p = (q0 + q1 * r4) + q2 * r8;
+    int64_t tb, sb, eb;
+    double scale;
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&sb, &shift, sizeof sb);
+    eb = (tb - sb + 1023) << 52;
+    memcpy(&scale, &eb, sizeof scale);
+    return x < -708.0 ? 0.0 : p * scale;
+}
+
+/* GALFAST_VLEN doubles as one value (GCC/Clang vector extension): 4 (AVX2 registers) where the
+ * including module defines it so (csrc/kllr_avx2.pyx), else 2 (SSE2 / NEON registers).
+ * aligned(8): loads from any double address are legal. */
+#ifndef GALFAST_VLEN
+#define GALFAST_VLEN 2
+#endif
+typedef double galfast_vd __attribute__((vector_size(8 * GALFAST_VLEN), aligned(8)));
+#define GALFAST_VEC (2 * GALFAST_VLEN)  /* two vectors: the unit of the register-blocked loops */
+#define GALFAST_LD(p) (*(const galfast_vd *)(p))
+#define GALFAST_ST(p, v) (*(galfast_vd *)(p) = (v))
+
+/* sum_i a[i] b[i] in a fixed order (partial sums in two vectors, then a scalar tail): the modules
+ * build without -fassociative-math, so reductions are vectorised by hand. */
+static inline double galfast_dot(const double *a, const double *b, int n) {
+    galfast_vd s0 = {0.0}, s1 = {0.0};
+    int i = 0;
+    for (; i + GALFAST_VEC <= n; i += GALFAST_VEC) {
+        s0 += GALFAST_LD(a + i) * GALFAST_LD(b + i);
+        s1 += GALFAST_LD(a + i + GALFAST_VLEN) * GALFAST_LD(b + i + GALFAST_VLEN);
+    }
+    s0 += s1;
+    double s = 0.0;
+    for (int l = 0; l < GALFAST_VLEN; l++) s += s0[l];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* r = y - K x for the symmetric m×m K of which only the upper triangle (j >= i) of each row is
+ * read (leading dimension ldk): per row j, a dot product right of the diagonal and an axpy for the
+ * mirrored lower part. */
+static void galfast_residual_sym(const double *restrict K, int ldk, int m,
+                                 const double *restrict x, const double *restrict y,
+                                 double *restrict r) {
+    for (int i = 0; i < m; i++) r[i] = y[i];
+    for (int j = 0; j < m; j++) {
+        const double *restrict kj = K + (size_t)j * ldk;
+        const double a = x[j];
+        r[j] -= galfast_dot(kj + j, x + j, m - j);
+        for (int i = j + 1; i < m; i++) r[i] -= a * kj[i];
+    }
+}
+
+/* Upper triangle of the kernel matrix of m points given transposed (G: d rows of stride ld,
+ * point i = column i; ld >= m rounded up to GALFAST_VEC, columns beyond m finite):
+ * K[i*ldk + j] = exp(-gamma * |g_i - g_j|^2) for j >= i (whole vectors from the one holding the
+ * diagonal to m rounded up: entries outside j in [i, m) are junk the caller never reads).  The
+ * squared distances are summed over features in order, in registers, then exponentiated in one
+ * vectorised pass; the diagonal is exactly 1. */
+static void galfast_kernel_matrix(const double *restrict G, int d, int ld, int m, double gamma,
+                                  double *restrict K, int ldk) {
+    const int mv = (m + GALFAST_VEC - 1) / GALFAST_VEC * GALFAST_VEC;
+    for (int i = 0; i < m; i++) {
+        double *restrict ki = K + (size_t)i * ldk;
+        const int js = i / GALFAST_VEC * GALFAST_VEC;
+        for (int j0 = js; j0 < mv; j0 += GALFAST_VEC) {
+            galfast_vd a0 = {0.0}, a1 = {0.0};
+            for (int f = 0; f < d; f++) {
+                const double *g = G + (size_t)f * ld;
+                const double gi = g[i];
+                const galfast_vd t0 = GALFAST_LD(g + j0) - gi;
+                const galfast_vd t1 = GALFAST_LD(g + j0 + GALFAST_VLEN) - gi;
+                a0 += t0 * t0;
+                a1 += t1 * t1;
+            }
+            GALFAST_ST(ki + j0, a0 * -gamma);
+            GALFAST_ST(ki + j0 + GALFAST_VLEN, a1 * -gamma);
+        }
+        for (int j = js; j < mv; j++) ki[j] = galfast_exp_neg(ki[j]);
+    }
+}
+
+/* One right-looking step at pivot k of the upper Cholesky: row k of U is scaled and rows
+ * k+1 .. last-1 are updated by it (columns from their diagonal on). */
+static inline int galfast_chol_pivot(double *restrict U, int n, int k, int last,
+                                     double *restrict inv) {
+    double *restrict uk = U + (size_t)k * n;
+    double s = uk[k];
+    if (!(s > 0.0)) return -1;
+    s = sqrt(s);
+    uk[k] = s;
+    const double r = 1.0 / s;
+    inv[k] = r;
+    for (int j = k + 1; j < n; j++) uk[j] *= r;
+    for (int i = k + 1; i < last; i++) {
+        const double a = uk[i];
+        double *restrict ui = U + (size_t)i * n;
+        for (int j = i; j < n; j++) ui[j] -= a * uk[j];
+    }
+    return 0;
+}
+
+/* In-place upper Cholesky A = Uᵀ U of the n×n SPD matrix whose upper triangle is in U (row-major,
+ * leading dimension n); inv[k] = 1/U_kk.  Returns -1 if A is not positive definite.
+ * Panels of 4 pivot rows: the panel is factored row by row, then the trailing rows get the rank-4
+ * update of the whole panel in one pass (4 FMAs per load/store of U instead of 1). */
+static int galfast_chol_upper(double *restrict U, int n, double *restrict inv) {
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        for (int p = k; p < k + 4; p++)
+            if (galfast_chol_pivot(U, n, p, k + 4, inv) != 0) return -1;
+        const double *restrict u0 = U + (size_t)k * n;
+        const double *restrict u1 = u0 + n;
+        const double *restrict u2 = u1 + n;
+        const double *restrict u3 = u2 + n;
+        for (int i = k + 4; i < n; i++) {
+            const double a0 = u0[i], a1 = u1[i], a2 = u2[i], a3 = u3[i];
+            double *restrict ui = U + (size_t)i * n;
+            for (int j = i; j < n; j++)
+                ui[j] -= a0 * u0[j] + a1 * u1[j] + a2 * u2[j] + a3 * u3[j];
+        }
+    }
+    for (; k < n; k++)
+        if (galfast_chol_pivot(U, n, k, n, inv) != 0) return -1;
+    return 0;
+}
+
+/* Solve (Uᵀ U) x = b in place. */
+static void galfast_chol_solve_upper(const double *restrict U, const double *restrict inv, int n,
+                                     double *restrict b) {
+    for (int p = 0; p < n; p++) {            /* Uᵀ z = b: column p of Uᵀ is row p of U */
+        const double zp = b[p] * inv[p];
+        const double *restrict up = U + (size_t)p * n;
+        b[p] = zp;
+        for (int i = p + 1; i < n; i++) b[i] -= up[i] * zp;
+    }
+    for (int i = n - 1; i >= 0; i--) {       /* U x = z */
+        const double *restrict ui = U + (size_t)i * n;
+        b[i] = (b[i] - galfast_dot(ui + i + 1, b + i + 1, n - i - 1)) * inv[i];
+    }
+}
+
+/* diag((Uᵀ U)^-1) = squared row norms of W = U^-1 (upper), built bottom-up:
+ * row i of W = (e_i - sum_{p>i} U_ip W_p) / U_ii, the sum taken 4 rows of W at a time (the 3
+ * entries left of each diagonal of W are zeroed so that a group can start at its first row).
+ * W: n*n scratch. */
+static void galfast_inv_diag_upper(const double *restrict U, const double *restrict inv, int n,
+                                   double *restrict W, double *restrict diag) {
+    for (int i = n - 1; i >= 0; i--) {
+        double *restrict wi = W + (size_t)i * n;
+        const double *restrict ui = U + (size_t)i * n;
+        for (int j = (i >= 3 ? i - 3 : 0); j < n; j++) wi[j] = 0.0;
+        wi[i] = 1.0;
+        int p = i + 1;
+        for (; p + 4 <= n; p += 4) {
+            const double a0 = ui[p], a1 = ui[p + 1], a2 = ui[p + 2], a3 = ui[p + 3];
+            const double *restrict w0 = W + (size_t)p * n;
+            const double *restrict w1 = w0 + n;
+            const double *restrict w2 = w1 + n;
+            const double *restrict w3 = w2 + n;
+            for (int j = p; j < n; j++)
+                wi[j] -= a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j];
+        }
+        for (; p < n; p++) {
+            const double a = ui[p];
+            const double *restrict wp = W + (size_t)p * n;
+            for (int j = p; j < n; j++) wi[j] -= a * wp[j];
+        }
+        const double r = inv[i];
+        for (int j = i; j < n; j++) wi[j] *= r;
+        diag[i] = galfast_dot(wi + i, wi + i, n - i);
+    }
+}
+
+/* Brute-force k nearest neighbours of a block of nb targets (rows of Q, stride d) among the n
+ * training points XT (d rows of stride n: transposed), by squared Euclidean distance summed over
+ * features in order.  The training rows are swept in chunks of `chunk` so that a chunk of XT and
+ * the nb distance rows stay in L1 while every target of the block uses them.  Per target t the
+ * k best so far are kept sorted in hd[t*k..], hi[t*k..] (cnt[t] filled); a row enters only if
+ * strictly closer than the current k-th, so ties keep the lower index.  D: nb*chunk scratch,
+ * cand: chunk ints of scratch. */
+static void galfast_knn_block(const double *restrict XT, int d, int n, const double *restrict Q,
+                              int nb, int k, int chunk, double *restrict D,
+                              double *restrict hd, long long *restrict hi, int *restrict cnt,
+                              int *restrict cand) {
+    for (int t = 0; t < nb; t++) cnt[t] = 0;
+    for (int j0 = 0; j0 < n; j0 += chunk) {
+        const int jn = (n - j0 < chunk) ? n - j0 : chunk;
+        const int jv = jn / GALFAST_VEC * GALFAST_VEC;
+        for (int t = 0; t < nb; t += 2) {  /* two targets share every load of XT */
+            const int t1 = (t + 1 < nb) ? t + 1 : t;
+            const double *qa = Q + (size_t)t * d, *qb = Q + (size_t)t1 * d;
+            double *Da = D + (size_t)t * chunk, *Db = D + (size_t)t1 * chunk;
+            for (int jb = 0; jb < jv; jb += GALFAST_VEC) {  /* whole vectors, in registers */
+                galfast_vd a0 = {0.0}, a1 = {0.0}, b0 = {0.0}, b1 = {0.0};
+                for (int f = 0; f < d; f++) {
+                    const double *x = XT + (size_t)f * n + j0 + jb;
+                    const galfast_vd x0 = GALFAST_LD(x), x1 = GALFAST_LD(x + GALFAST_VLEN);
+                    const galfast_vd u0 = x0 - qa[f], u1 = x1 - qa[f];
+                    const galfast_vd v0 = x0 - qb[f], v1 = x1 - qb[f];
+                    a0 += u0 * u0;
+                    a1 += u1 * u1;
+                    b0 += v0 * v0;
+                    b1 += v1 * v1;
+                }
+                GALFAST_ST(Da + jb, a0);
+                GALFAST_ST(Da + jb + GALFAST_VLEN, a1);
+                GALFAST_ST(Db + jb, b0);
+                GALFAST_ST(Db + jb + GALFAST_VLEN, b1);
+            }
+            for (int j = jv; j < jn; j++) {                  /* the chunk's tail */
+                double a = 0.0, b = 0.0;
+                for (int f = 0; f < d; f++) {
+                    const double x = XT[(size_t)f * n + j0 + j];
+                    a += (x - qa[f]) * (x - qa[f]);
+                    b += (x - qb[f]) * (x - qb[f]);
+                }
+                Da[j] = a;
+                Db[j] = b;
+            }
+        }
+        for (int t = 0; t < nb; t++) {
+            const double *restrict Dt = D + (size_t)t * chunk;
+            double *restrict h = hd + (size_t)t * k;
+            long long *restrict hix = hi + (size_t)t * k;
+            int c = cnt[t];
+            int j = 0;
+            for (; j < jn && c < k; j++, c++) {     /* fill: sorted insertion */
+                const double v = Dt[j];
+                int p = c;
+                while (p > 0 && h[p - 1] > v) { h[p] = h[p - 1]; hix[p] = hix[p - 1]; p--; }
+                h[p] = v;
+                hix[p] = j0 + j;
+            }
+            if (c == k && j < jn) {
+                /* candidates closer than the current k-th, collected without a branch, then
+                 * inserted (each checked again: the k-th only shrinks as they go in) */
+                double worst = h[k - 1];
+                int nc = 0;
+                for (; j < jn; j++) {
+                    cand[nc] = j;
+                    nc += Dt[j] < worst;
+                }
+                for (int a = 0; a < nc; a++) {
+                    const double v = Dt[cand[a]];
+                    if (v < worst) {
+                        int p = k - 1;
+                        while (p > 0 && h[p - 1] > v) { h[p] = h[p - 1]; hix[p] = hix[p - 1]; p--; }
+                        h[p] = v;
+                        hix[p] = j0 + cand[a];
+                        worst = h[k - 1];
+                    }
+                }
+            }
+            cnt[t] = c;
+        }
+    }
+}
+
+#endif
