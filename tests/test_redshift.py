@@ -111,26 +111,42 @@ def test_noiseless_analytic_function_is_recovered():
 
 # ---------------------------------------------------------------- accuracy on real data
 def test_published_protocol_accuracy(protocol):
-    """Seeds 0–2 of the published protocol with the default hyperparameters.  The paper's mean
-    over 10 seeds is σ_NMAD 0.018, outliers 3.5 %; one seed's outlier rate on 921 galaxies has a
-    binomial scatter of ≈ 0.6 %, so seed 0 alone gets 0.5 % of tolerance, the mean of three none
-    (bench/photoz_accuracy.py: mean over 10 seeds 0.0162 / 2.96 %)."""
+    """The published protocol, all 10 seeds, default hyperparameters: the paper's mean over 10
+    seeds is σ_NMAD 0.018, outliers 3.5 %.  (The defaults were chosen by tuning on seed 0's
+    training set, which overlaps the other seeds' test sets; the per-seed tuned run below and
+    bench/photoz_accuracy.py are the clean numbers.)  One seed's outlier rate on 921 galaxies has
+    a binomial scatter of ≈ 0.6 %: single seeds get 0.6 % of tolerance, the mean none."""
     from galfast.datasets import stratified_split
 
     mags, z = protocol
     ms = []
-    for seed in (0, 1, 2):
+    for seed in range(10):
         tr, te = stratified_split(z, seed=seed)
         assert (len(tr), len(te)) == (3684, 921)
         est = KLLRPhotoZ().fit(mags[tr], z[tr])
         zp, ze = est.predict(mags[te], return_std=True)
         ms.append(photoz_metrics(zp, z[te], ze))
-    assert ms[0]["sigma_nmad"] <= 0.018 and ms[0]["outlier_fraction"] <= 0.035 + 0.005
+    assert all(m["n_missing"] == 0 for m in ms)
     assert np.mean([m["sigma_nmad"] for m in ms]) <= 0.018
     assert np.mean([m["outlier_fraction"] for m in ms]) <= 0.035
-    assert all(m["n_missing"] == 0 for m in ms)
+    assert max(m["outlier_fraction"] for m in ms) <= 0.035 + 0.006
     # the per-object error is roughly calibrated (Gaussian: 0.68 / 0.95)
-    assert 0.6 < ms[0]["coverage_1sigma"] < 0.85 and 0.85 < ms[0]["coverage_2sigma"] < 0.98
+    assert 0.6 < np.mean([m["coverage_1sigma"] for m in ms]) < 0.85
+    assert 0.85 < np.mean([m["coverage_2sigma"] for m in ms]) < 0.98
+
+
+def test_tuned_on_the_training_set_only_meets_the_paper(protocol):
+    """The clean protocol: tune (50 trials × 5 folds, σ_NMAD + outlier objective) on seed 0's
+    3,684 training galaxies only, score on its 921 test galaxies (measured: k=21, σ_NMAD 0.0155,
+    outliers 3.3 %)."""
+    from galfast.datasets import stratified_split
+
+    mags, z = protocol
+    tr, te = stratified_split(z, seed=0)
+    res = tune_kllr(mags[tr], z[tr], random_state=0)
+    assert len(res.trials) == 50
+    m = photoz_metrics(res.estimator().fit(mags[tr], z[tr]).predict(mags[te]), z[te])
+    assert m["sigma_nmad"] <= 0.018 and m["outlier_fraction"] <= 0.035 + 0.006
 
 
 def test_paper_recipe_without_extensions_is_worse_on_outliers(protocol):
@@ -363,3 +379,35 @@ def test_sklearn_check_estimator():
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed, failed
     assert sum(r["status"] == "passed" for r in results) > 40
+
+
+def test_named_bands_must_be_in_wavelength_order(protocol):
+    from galfast.errors import BandError
+
+    mags, z = protocol
+    names = ["F435W", "F606W", "F814W", "F090W", "F115W", "F150W", "F200W", "F277W", "F356W",
+             "F410M", "F444W"]
+    KLLRPhotoZ(k=10).fit(mags[:500], z[:500], bands=names)  # the catalogue's order is right
+    swapped = names[:]
+    swapped[3], swapped[10] = swapped[10], swapped[3]
+    with pytest.raises(BandError, match=r"not in wavelength order.*F444W.*F090W"):
+        KLLRPhotoZ(k=10).fit(mags[:500], z[:500], bands=swapped)
+    with pytest.raises(BandError, match="not in wavelength order"):
+        galfast.photoz(mags[:500], z[:500], mags[:5], k=10, bands=swapped)
+    zp, _, _ = galfast.photoz(mags[:500], z[:500], mags[500:505], k=10, bands=names)
+    assert np.isfinite(zp).all()
+
+
+def test_tuning_rejects_a_fixed_k_larger_than_a_fold(protocol):
+    mags, z = protocol
+    with pytest.raises(ValueError, match=r"k=190 is larger than the smallest CV training fold"):
+        tune_kllr(mags[:200], z[:200], n_trials=2, n_folds=5, fixed={"k": 190})
+
+
+@pytest.mark.parametrize("module", ["kllr", "kllr_avx2"])
+def test_kernel_exp_is_accurate(module):
+    """The kernel's vectorised exp (csrc/kllr_linalg.h) against NumPy's over its whole domain."""
+    mod = _kernel(module)
+    x = -np.concatenate([np.linspace(0, 1, 10_001), np.geomspace(1e-12, 707.9, 10_001)])
+    np.testing.assert_allclose(mod.fast_exp(x), np.exp(x), rtol=1e-14, atol=0)
+    assert mod.fast_exp(np.array([-709.0, -1e4, -np.inf])).tolist() == [0.0, 0.0, 0.0]

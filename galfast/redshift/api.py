@@ -20,7 +20,8 @@ def _mags(x, what: str):
 
 
 def photoz(train_mags, train_z, target_mags, *, k=None, lam=None, gamma=None, tune=False,
-           random_state=None, n_trials: int = 50, n_folds: int = 5, n_jobs=None, return_model=False):
+           random_state=None, n_trials: int = 50, n_folds: int = 5, n_jobs=None, bands=None,
+           return_model=False):
     """Photometric redshifts by kernelised local linear regression.
 
     train_mags, target_mags : (N, B) AB magnitudes, bands in wavelength order, NaN where a band is
@@ -30,6 +31,9 @@ def photoz(train_mags, train_z, target_mags, *, k=None, lam=None, gamma=None, tu
     k, lam, gamma : hyperparameters (None: galfast's defaults, or tuned with ``tune=True``)
     tune : Bayesian optimisation of the hyperparameters not given, ``n_trials`` trials over
         ``n_folds``-fold stratified CV (deterministic for a ``random_state``)
+    bands : names of the magnitude columns (e.g. ``["F435W", "F606W", …]``) when plain arrays are
+        given: checked to be known bands in wavelength order (BandError naming them otherwise).
+        Without names, arrays can only be checked for their number of columns.
 
     Returns ``(z, z_err, flags)``, arrays of length N_target in input order; NaN where no estimate
     is possible (flag bit ``FLAG_NO_ESTIMATE``); flag bits ≥ 16 are the bands used.  With
@@ -37,6 +41,9 @@ def photoz(train_mags, train_z, target_mags, *, k=None, lam=None, gamma=None, tu
     """
     tm, tbands, tz = _mags(train_mags, "train_mags")
     qm, qbands, _ = _mags(target_mags, "target_mags")
+    if bands is not None:
+        tbands = tuple(bands) if tbands is None else tbands
+        qbands = tuple(bands) if qbands is None else qbands
     if train_z is None:
         if tz is None:
             raise ValueError("train_z is None and train_mags carries no redshifts")

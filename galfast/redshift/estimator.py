@@ -52,6 +52,23 @@ def _clean_mags(X, sentinels, what: str):
     return X, bad
 
 
+def _check_band_order(bands, n_columns: int) -> tuple:
+    """Band names as given, after checking there is one per column and that they are known bands
+    in wavelength order (colours are taken between adjacent columns); BandError names them."""
+    from ..bands import resolve_band, sort_bands
+
+    bands = tuple(str(b) for b in bands)
+    if len(bands) != n_columns:
+        raise BandError(f"{len(bands)} band names for {n_columns} magnitude columns")
+    canon = [resolve_band(b) for b in bands]
+    ordered = sort_bands(canon)
+    if canon != ordered:
+        wrong = [b for b, c, o in zip(bands, canon, ordered) if c != o]
+        raise BandError(f"bands {list(bands)} are not in wavelength order (out of place: {wrong}); "
+                        f"order the magnitude columns as {ordered}")
+    return bands
+
+
 class KLLRPhotoZ(RegressorMixin, BaseEstimator):
     """Kernelised local linear regression photo-z (scikit-learn regressor).
 
@@ -137,9 +154,7 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
         if len(y) != len(X):
             raise ValueError(f"{len(X)} rows of magnitudes but {len(y)} redshifts")
         if bands is not None:
-            bands = tuple(str(b) for b in bands)
-            if len(bands) != X.shape[1]:
-                raise BandError(f"{len(bands)} band names for {X.shape[1]} magnitude columns")
+            bands = _check_band_order(bands, X.shape[1])
         mags, bad = _clean_mags(X, SENTINELS, "training")
         n_bad = int(bad.sum())
         if n_bad:
