@@ -206,88 +206,95 @@ static void galfast_inv_diag_upper(const double *restrict U, const double *restr
     }
 }
 
-/* Brute-force k nearest neighbours of a block of nb targets (rows of Q, stride d) among the n
- * training points XT (d rows of stride n: transposed), by squared Euclidean distance summed over
- * features in order.  The training rows are swept in chunks of `chunk` so that a chunk of XT and
- * the nb distance rows stay in L1 while every target of the block uses them.  Per target t the
- * k best so far are kept sorted in hd[t*k..], hi[t*k..] (cnt[t] filled); a row enters only if
- * strictly closer than the current k-th, so ties keep the lower index.  D: nb*chunk scratch,
- * cand: chunk ints of scratch. */
-static void galfast_knn_block(const double *restrict XT, int d, int n, const double *restrict Q,
-                              int nb, int k, int chunk, double *restrict D,
-                              double *restrict hd, long long *restrict hi, int *restrict cnt,
-                              int *restrict cand) {
-    for (int t = 0; t < nb; t++) cnt[t] = 0;
-    for (int j0 = 0; j0 < n; j0 += chunk) {
-        const int jn = (n - j0 < chunk) ? n - j0 : chunk;
-        const int jv = jn / GALFAST_VEC * GALFAST_VEC;
-        for (int t = 0; t < nb; t += 2) {  /* two targets share every load of XT */
-            const int t1 = (t + 1 < nb) ? t + 1 : t;
-            const double *qa = Q + (size_t)t * d, *qb = Q + (size_t)t1 * d;
-            double *Da = D + (size_t)t * chunk, *Db = D + (size_t)t1 * chunk;
-            for (int jb = 0; jb < jv; jb += GALFAST_VEC) {  /* whole vectors, in registers */
-                galfast_vd a0 = {0.0}, a1 = {0.0}, b0 = {0.0}, b1 = {0.0};
-                for (int f = 0; f < d; f++) {
-                    const double *x = XT + (size_t)f * n + j0 + jb;
-                    const galfast_vd x0 = GALFAST_LD(x), x1 = GALFAST_LD(x + GALFAST_VLEN);
-                    const galfast_vd u0 = x0 - qa[f], u1 = x1 - qa[f];
-                    const galfast_vd v0 = x0 - qb[f], v1 = x1 - qb[f];
-                    a0 += u0 * u0;
-                    a1 += u1 * u1;
-                    b0 += v0 * v0;
-                    b1 += v1 * v1;
-                }
-                GALFAST_ST(Da + jb, a0);
-                GALFAST_ST(Da + jb + GALFAST_VLEN, a1);
-                GALFAST_ST(Db + jb, b0);
-                GALFAST_ST(Db + jb + GALFAST_VLEN, b1);
+/* (da, ia) before (db, ib) in the neighbour order: distance, then training index. */
+static inline int galfast_nn_less(double da, long long ia, double db, long long ib) {
+    return da < db || (da == db && ia < ib);
+}
+
+/* Offer (v, idx) to the k best so far, kept sorted by (distance, index) in h/hix (*c entries):
+ * insertion from the back (cheaper than a heap here: few newcomers, short shifts). */
+static inline void galfast_nn_offer(double *restrict h, long long *restrict hix, int k, int *c,
+                                    double v, long long idx) {
+    int p;
+    if (*c < k) p = (*c)++;
+    else if (galfast_nn_less(v, idx, h[k - 1], hix[k - 1])) p = k - 1;
+    else return;
+    while (p > 0 && h[p - 1] > v) { h[p] = h[p - 1]; hix[p] = hix[p - 1]; p--; }
+    while (p > 0 && h[p - 1] == v && hix[p - 1] > idx) { h[p] = h[p - 1]; hix[p] = hix[p - 1]; p--; }
+    h[p] = v;
+    hix[p] = idx;
+}
+
+/* Exact k nearest neighbours of one target q (d features) by squared Euclidean distance (summed
+ * over features in order), ties broken by the lower training index.
+ *
+ * The n training points are given sorted by their projection on a unit vector u (the first
+ * principal axis): XT holds them transposed (d rows of stride n) in that order, ps[j] their
+ * projections (ascending), perm[j] their training indices.  The scan starts where the target's
+ * projection pt falls and walks outwards a block of GALFAST_VEC rows at a time, always on the
+ * side whose next row is nearer in projection, so the k-th best distance shrinks fast; since
+ * |x - q|^2 >= ((x - q)·u)^2, a side is closed as soon as the projection gap of its next row
+ * exceeds the current k-th distance (with a 1e-9 relative margin for rounding).  On galaxy colours
+ * this skips about half the training set and most of the insertions an unordered scan makes.
+ * Result: h[0..k-1] distances and hix[0..k-1] training indices, nearest first. */
+static void galfast_knn_sorted(const double *restrict XT, int d, int n, const double *restrict ps,
+                               const long long *restrict perm, const double *restrict u,
+                               const double *restrict q, int k, double *restrict h,
+                               long long *restrict hix) {
+    double pt = 0.0;
+    for (int f = 0; f < d; f++) pt += q[f] * u[f];
+    int lo = 0, hi = n;                      /* first row with ps >= pt */
+    while (lo < hi) {
+        const int mid = (lo + hi) >> 1;
+        if (ps[mid] < pt) lo = mid + 1; else hi = mid;
+    }
+    int R = lo, L = lo, c = 0;
+    int right_open = R < n, left_open = L > 0;
+    double D[GALFAST_VEC];
+    while (right_open || left_open) {
+        const int take_right = right_open && (!left_open || ps[R] - pt <= pt - ps[L - 1]);
+        int j0, jn;
+        double gap;
+        if (take_right) {
+            j0 = R;
+            jn = n - R < GALFAST_VEC ? n - R : GALFAST_VEC;
+            gap = ps[j0] - pt;
+        } else {
+            jn = L < GALFAST_VEC ? L : GALFAST_VEC;
+            j0 = L - jn;
+            gap = pt - ps[j0 + jn - 1];
+        }
+        if (c == k && gap > 0.0 && gap * gap > h[k - 1] * (1.0 + 1e-9)) {
+            if (take_right) right_open = 0; else left_open = 0;
+            continue;
+        }
+        if (jn == GALFAST_VEC) {
+            galfast_vd a0 = {0.0}, a1 = {0.0};
+            for (int f = 0; f < d; f++) {
+                const double *x = XT + (size_t)f * n + j0;
+                const galfast_vd u0 = GALFAST_LD(x) - q[f];
+                const galfast_vd u1 = GALFAST_LD(x + GALFAST_VLEN) - q[f];
+                a0 += u0 * u0;
+                a1 += u1 * u1;
             }
-            for (int j = jv; j < jn; j++) {                  /* the chunk's tail */
-                double a = 0.0, b = 0.0;
+            for (int l = 0; l < GALFAST_VLEN; l++) {
+                D[l] = a0[l];
+                D[l + GALFAST_VLEN] = a1[l];
+            }
+        } else {
+            for (int j = 0; j < jn; j++) {
+                double a = 0.0;
                 for (int f = 0; f < d; f++) {
-                    const double x = XT[(size_t)f * n + j0 + j];
-                    a += (x - qa[f]) * (x - qa[f]);
-                    b += (x - qb[f]) * (x - qb[f]);
+                    const double t = XT[(size_t)f * n + j0 + j] - q[f];
+                    a += t * t;
                 }
-                Da[j] = a;
-                Db[j] = b;
+                D[j] = a;
             }
         }
-        for (int t = 0; t < nb; t++) {
-            const double *restrict Dt = D + (size_t)t * chunk;
-            double *restrict h = hd + (size_t)t * k;
-            long long *restrict hix = hi + (size_t)t * k;
-            int c = cnt[t];
-            int j = 0;
-            for (; j < jn && c < k; j++, c++) {     /* fill: sorted insertion */
-                const double v = Dt[j];
-                int p = c;
-                while (p > 0 && h[p - 1] > v) { h[p] = h[p - 1]; hix[p] = hix[p - 1]; p--; }
-                h[p] = v;
-                hix[p] = j0 + j;
-            }
-            if (c == k && j < jn) {
-                /* candidates closer than the current k-th, collected without a branch, then
-                 * inserted (each checked again: the k-th only shrinks as they go in) */
-                double worst = h[k - 1];
-                int nc = 0;
-                for (; j < jn; j++) {
-                    cand[nc] = j;
-                    nc += Dt[j] < worst;
-                }
-                for (int a = 0; a < nc; a++) {
-                    const double v = Dt[cand[a]];
-                    if (v < worst) {
-                        int p = k - 1;
-                        while (p > 0 && h[p - 1] > v) { h[p] = h[p - 1]; hix[p] = hix[p - 1]; p--; }
-                        h[p] = v;
-                        hix[p] = j0 + cand[a];
-                        worst = h[k - 1];
-                    }
-                }
-            }
-            cnt[t] = c;
-        }
+        for (int j = 0; j < jn; j++)
+            if (c < k || D[j] <= h[k - 1]) galfast_nn_offer(h, hix, k, &c, D[j], perm[j0 + j]);
+        if (take_right) { R += jn; right_open = R < n; }
+        else { L -= jn; left_open = L > 0; }
     }
 }
 
