@@ -11,10 +11,12 @@ standardised with the mean and standard deviation of those rows, and the pattern
 search is set up once and cached (:class:`PatternIndex`).
 
 Neighbour search: up to :data:`BRUTE_MAX_ROWS` training rows (every spectroscopic sample today)
-an exhaustive compiled search (``knn_brute``: transposed features so the distance loop vectorises,
-a bounded heap per target, OpenMP over targets) — in 10 dimensions a KD-tree prunes little, and
-this is 2–3× faster than ``cKDTree.query`` for 3,700 rows; above it a ``cKDTree`` with parallel
-queries.
+an exact compiled search (``knn_brute``): the training rows sorted along their first principal
+axis, each target scans outwards from its own projection a vector block at a time and stops on a
+side once the projection gap exceeds its k-th distance (on the JWST colours about half the rows
+are skipped), the k best kept sorted, OpenMP over targets.  In 10 dimensions a KD-tree prunes
+little: this is several times faster than ``cKDTree.query`` for 3,700 rows.  Above it a
+``cKDTree`` with parallel queries.
 """
 from __future__ import annotations
 
