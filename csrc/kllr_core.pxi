@@ -45,9 +45,10 @@ cdef extern from "kllr_linalg.h":
     int GALFAST_VEC
     void galfast_kernel_matrix(const double* G, int d, int ld, int m, double gamma, double* K,
                                int ldk) noexcept nogil
-    int galfast_chol_upper(double* U, int n, double* inv) noexcept nogil
-    void galfast_chol_solve_upper(const double* U, const double* inv, int n, double* b) noexcept nogil
-    void galfast_inv_diag_upper(const double* U, const double* inv, int n, double* W,
+    int galfast_chol_upper(double* U, int n, int lda, double* inv) noexcept nogil
+    void galfast_chol_solve_upper(const double* U, int n, int lda, const double* inv,
+                                  double* b) noexcept nogil
+    void galfast_inv_diag_upper(const double* U, int n, int lda, const double* inv, double* W,
                                 double* diag) noexcept nogil
     double galfast_dot(const double* a, const double* b, int n) noexcept nogil
     void galfast_residual_sym(const double* K, int ldk, int m, const double* x, const double* y,
@@ -69,20 +70,29 @@ cdef inline double _sqdist(const double* a, const double* b, int d) noexcept nog
 cdef int _fit(const double* Km, int ld, const int* sel, int m, const double* yc, double lam,
               double* A, double* inv, double* alpha) noexcept nogil:
     """Build A = K + λI over the neighbours ``sel[:m]`` (upper triangle, from the kernel matrix
-    Km of leading dimension ld), factor it (A ← U, A = UᵀU) and solve α = A⁻¹ yc[sel]."""
+    Km; A and Km have leading dimension ld; A's rows zero elsewhere), factor it (A ← U, A = UᵀU)
+    and solve α = A⁻¹ yc[sel] (alpha: ld entries, zero beyond m)."""
     cdef int i, j, tries
     cdef const double* kr
+    cdef double* ar
     cdef double jitter = 0.0
     for tries in range(4):
         for i in range(m):
             kr = &Km[sel[i] * ld]
+            ar = &A[i * ld]
+            for j in range(i):
+                ar[j] = 0.0
             for j in range(i, m):
-                A[i * m + j] = kr[sel[j]]
-            A[i * m + i] += lam + jitter
-        if galfast_chol_upper(A, m, inv) == 0:
+                ar[j] = kr[sel[j]]
+            for j in range(m, ld):
+                ar[j] = 0.0
+            ar[i] += lam + jitter
+        if galfast_chol_upper(A, m, ld, inv) == 0:
             for i in range(m):
                 alpha[i] = yc[sel[i]]
-            galfast_chol_solve_upper(A, inv, m, alpha)
+            for i in range(m, ld):
+                alpha[i] = 0.0
+            galfast_chol_solve_upper(A, m, ld, inv, alpha)
             return 0
         jitter = 1e-10 if jitter == 0.0 else jitter * 1e3
     return -1
@@ -98,13 +108,13 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     cdef Py_ssize_t idx
     cdef double* G = ws                   # d*kv neighbour features, transposed (zeroed at start)
     cdef double* Km = G + d * kv          # kk*kv kernel between neighbours
-    cdef double* A = Km + kk * kv         # kk*kk system / Cholesky factor
-    cdef double* W = A + kk * kk          # kk*kk scratch (U⁻¹)
-    cdef double* inv = W + kk * kk        # kk: 1/U_ii
+    cdef double* A = Km + kk * kv         # kk*kv system / Cholesky factor
+    cdef double* W = A + kk * kv          # kk*kv scratch (U⁻¹)
+    cdef double* inv = W + kk * kv        # kk: 1/U_ii
     cdef double* yc = inv + kk            # kk centred labels
     cdef double* kap = yc + kk            # kk target-neighbour kernel
-    cdef double* alpha = kap + kk         # kk weights
-    cdef double* res = alpha + kk         # kk residuals / LOO
+    cdef double* alpha = kap + kk         # kv weights
+    cdef double* res = alpha + kv         # kk residuals / LOO
     cdef double* dg = res + kk            # kk diag of A⁻¹
     cdef int* sel = <int*> (dg + kk)      # kk selected neighbour slots
     cdef int* rows = sel + kk             # kk training rows
@@ -219,7 +229,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     z_out[0] = zz
     if errors:
         # leave-one-out residuals of the final fit: e_i = α_i / (A⁻¹)_ii
-        galfast_inv_diag_upper(A, inv, l, W, dg)
+        galfast_inv_diag_upper(A, l, kv, inv, W, dg)
         s = 0.0
         for i in range(l):
             v = alpha[i] / dg[i]
@@ -236,8 +246,8 @@ cdef inline int _padded(int kk) noexcept nogil:
 
 
 cdef inline Py_ssize_t _ws_size(int kk, int d) noexcept nogil:
-    # doubles: G d*kv, Km kk*kv, A and W kk*kk, 8 vectors of kk, the two int arrays in 2*kk
-    return d * _padded(kk) + kk * _padded(kk) + 2 * kk * kk + 10 * kk
+    # doubles: G d*kv, Km, A and W kk*kv, alpha kv, 7 vectors of kk, the two int arrays in 2*kk
+    return d * _padded(kk) + 3 * kk * _padded(kk) + _padded(kk) + 9 * kk
 
 
 def fast_exp(const double[::1] x):

@@ -114,95 +114,120 @@ static void galfast_kernel_matrix(const double *restrict G, int d, int ld, int m
     }
 }
 
+/* ---- Cholesky of K + λI, its solve and the diagonal of its inverse ----------------------------
+ * Matrices here are row-major with leading dimension lda (a multiple of GALFAST_VLEN), the active
+ * size n <= lda, and every row zero in columns [n, roundup(n)).  Inner loops then run over whole
+ * vectors from the vector holding their first column to roundup(n): no scalar tails.  Entries
+ * left of the diagonal ("lower junk") may be overwritten with junk by these loops and are never
+ * read, except where noted. */
+#define GALFAST_FLOOR(j) ((j) / GALFAST_VLEN * GALFAST_VLEN)
+#define GALFAST_CEIL(j) (((j) + GALFAST_VLEN - 1) / GALFAST_VLEN * GALFAST_VLEN)
+
 /* One right-looking step at pivot k of the upper Cholesky: row k of U is scaled and rows
- * k+1 .. last-1 are updated by it (columns from their diagonal on). */
-static inline int galfast_chol_pivot(double *restrict U, int n, int k, int last,
+ * k+1 .. last-1 are updated by it. */
+static inline int galfast_chol_pivot(double *restrict U, int n, int lda, int k, int last,
                                      double *restrict inv) {
-    double *restrict uk = U + (size_t)k * n;
+    const int nv = GALFAST_CEIL(n);
+    double *restrict uk = U + (size_t)k * lda;
     double s = uk[k];
     if (!(s > 0.0)) return -1;
     s = sqrt(s);
-    uk[k] = s;
     const double r = 1.0 / s;
     inv[k] = r;
-    for (int j = k + 1; j < n; j++) uk[j] *= r;
+    for (int j = GALFAST_FLOOR(k); j < nv; j += GALFAST_VLEN)
+        GALFAST_ST(uk + j, GALFAST_LD(uk + j) * r);
+    uk[k] = s;
     for (int i = k + 1; i < last; i++) {
         const double a = uk[i];
-        double *restrict ui = U + (size_t)i * n;
-        for (int j = i; j < n; j++) ui[j] -= a * uk[j];
+        double *restrict ui = U + (size_t)i * lda;
+        for (int j = GALFAST_FLOOR(i); j < nv; j += GALFAST_VLEN)
+            GALFAST_ST(ui + j, GALFAST_LD(ui + j) - a * GALFAST_LD(uk + j));
     }
     return 0;
 }
 
-/* In-place upper Cholesky A = Uᵀ U of the n×n SPD matrix whose upper triangle is in U (row-major,
- * leading dimension n); inv[k] = 1/U_kk.  Returns -1 if A is not positive definite.
- * Panels of 4 pivot rows: the panel is factored row by row, then the trailing rows get the rank-4
- * update of the whole panel in one pass (4 FMAs per load/store of U instead of 1). */
-static int galfast_chol_upper(double *restrict U, int n, double *restrict inv) {
+/* In-place upper Cholesky A = Uᵀ U of the n×n SPD matrix whose upper triangle is in U; inv[k] =
+ * 1/U_kk.  Returns -1 if A is not positive definite.  Panels of 4 pivot rows: the panel is
+ * factored row by row, then the trailing rows get the rank-4 update of the whole panel in one
+ * pass (4 FMAs per load/store of U instead of 1). */
+static int galfast_chol_upper(double *restrict U, int n, int lda, double *restrict inv) {
+    const int nv = GALFAST_CEIL(n);
     int k = 0;
     for (; k + 4 <= n; k += 4) {
         for (int p = k; p < k + 4; p++)
-            if (galfast_chol_pivot(U, n, p, k + 4, inv) != 0) return -1;
-        const double *restrict u0 = U + (size_t)k * n;
-        const double *restrict u1 = u0 + n;
-        const double *restrict u2 = u1 + n;
-        const double *restrict u3 = u2 + n;
+            if (galfast_chol_pivot(U, n, lda, p, k + 4, inv) != 0) return -1;
+        const double *restrict u0 = U + (size_t)k * lda;
+        const double *restrict u1 = u0 + lda;
+        const double *restrict u2 = u1 + lda;
+        const double *restrict u3 = u2 + lda;
         for (int i = k + 4; i < n; i++) {
             const double a0 = u0[i], a1 = u1[i], a2 = u2[i], a3 = u3[i];
-            double *restrict ui = U + (size_t)i * n;
-            for (int j = i; j < n; j++)
-                ui[j] -= a0 * u0[j] + a1 * u1[j] + a2 * u2[j] + a3 * u3[j];
+            double *restrict ui = U + (size_t)i * lda;
+            for (int j = GALFAST_FLOOR(i); j < nv; j += GALFAST_VLEN)
+                GALFAST_ST(ui + j, GALFAST_LD(ui + j) - (a0 * GALFAST_LD(u0 + j) + a1 * GALFAST_LD(u1 + j)
+                                                         + a2 * GALFAST_LD(u2 + j) + a3 * GALFAST_LD(u3 + j)));
         }
     }
     for (; k < n; k++)
-        if (galfast_chol_pivot(U, n, k, n, inv) != 0) return -1;
+        if (galfast_chol_pivot(U, n, lda, k, n, inv) != 0) return -1;
     return 0;
 }
 
-/* Solve (Uᵀ U) x = b in place. */
-static void galfast_chol_solve_upper(const double *restrict U, const double *restrict inv, int n,
-                                     double *restrict b) {
+/* Solve (Uᵀ U) x = b in place (b: roundup(n) entries, zero beyond n). */
+static void galfast_chol_solve_upper(const double *restrict U, int n, int lda,
+                                     const double *restrict inv, double *restrict b) {
+    const int nv = GALFAST_CEIL(n);
     for (int p = 0; p < n; p++) {            /* Uᵀ z = b: column p of Uᵀ is row p of U */
         const double zp = b[p] * inv[p];
-        const double *restrict up = U + (size_t)p * n;
+        const double *restrict up = U + (size_t)p * lda;
         b[p] = zp;
-        for (int i = p + 1; i < n; i++) b[i] -= up[i] * zp;
+        int i = p + 1;
+        for (; i < nv && i % GALFAST_VLEN; i++) b[i] -= up[i] * zp;
+        for (; i < nv; i += GALFAST_VLEN) GALFAST_ST(b + i, GALFAST_LD(b + i) - zp * GALFAST_LD(up + i));
     }
     for (int i = n - 1; i >= 0; i--) {       /* U x = z */
-        const double *restrict ui = U + (size_t)i * n;
-        b[i] = (b[i] - galfast_dot(ui + i + 1, b + i + 1, n - i - 1)) * inv[i];
+        const double *restrict ui = U + (size_t)i * lda;
+        double s = 0.0;
+        int j = i + 1;
+        for (; j < nv && j % GALFAST_VLEN; j++) s += ui[j] * b[j];
+        b[i] = (b[i] - s - galfast_dot(ui + j, b + j, nv - j)) * inv[i];
     }
 }
 
 /* diag((Uᵀ U)^-1) = squared row norms of W = U^-1 (upper), built bottom-up:
- * row i of W = (e_i - sum_{p>i} U_ip W_p) / U_ii, the sum taken 4 rows of W at a time (the 3
- * entries left of each diagonal of W are zeroed so that a group can start at its first row).
- * W: n*n scratch. */
-static void galfast_inv_diag_upper(const double *restrict U, const double *restrict inv, int n,
-                                   double *restrict W, double *restrict diag) {
+ * row i of W = (e_i - sum_{p>i} U_ip W_p) / U_ii, the sum taken 4 rows of W at a time.  Rows of W
+ * are zero left of their diagonal (kept so: each row starts as e_i and only takes multiples of
+ * later rows), so the vector loops may start at any aligned column.  W: n*lda scratch. */
+static void galfast_inv_diag_upper(const double *restrict U, int n, int lda,
+                                   const double *restrict inv, double *restrict W,
+                                   double *restrict diag) {
+    const int nv = GALFAST_CEIL(n);
     for (int i = n - 1; i >= 0; i--) {
-        double *restrict wi = W + (size_t)i * n;
-        const double *restrict ui = U + (size_t)i * n;
-        for (int j = (i >= 3 ? i - 3 : 0); j < n; j++) wi[j] = 0.0;
+        double *restrict wi = W + (size_t)i * lda;
+        const double *restrict ui = U + (size_t)i * lda;
+        for (int j = 0; j < nv; j++) wi[j] = 0.0;
         wi[i] = 1.0;
         int p = i + 1;
         for (; p + 4 <= n; p += 4) {
             const double a0 = ui[p], a1 = ui[p + 1], a2 = ui[p + 2], a3 = ui[p + 3];
-            const double *restrict w0 = W + (size_t)p * n;
-            const double *restrict w1 = w0 + n;
-            const double *restrict w2 = w1 + n;
-            const double *restrict w3 = w2 + n;
-            for (int j = p; j < n; j++)
-                wi[j] -= a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j];
+            const double *restrict w0 = W + (size_t)p * lda;
+            const double *restrict w1 = w0 + lda;
+            const double *restrict w2 = w1 + lda;
+            const double *restrict w3 = w2 + lda;
+            for (int j = GALFAST_FLOOR(p); j < nv; j += GALFAST_VLEN)
+                GALFAST_ST(wi + j, GALFAST_LD(wi + j) - (a0 * GALFAST_LD(w0 + j) + a1 * GALFAST_LD(w1 + j)
+                                                         + a2 * GALFAST_LD(w2 + j) + a3 * GALFAST_LD(w3 + j)));
         }
         for (; p < n; p++) {
             const double a = ui[p];
-            const double *restrict wp = W + (size_t)p * n;
-            for (int j = p; j < n; j++) wi[j] -= a * wp[j];
+            const double *restrict wp = W + (size_t)p * lda;
+            for (int j = GALFAST_FLOOR(p); j < nv; j += GALFAST_VLEN)
+                GALFAST_ST(wi + j, GALFAST_LD(wi + j) - a * GALFAST_LD(wp + j));
         }
         const double r = inv[i];
-        for (int j = i; j < n; j++) wi[j] *= r;
-        diag[i] = galfast_dot(wi + i, wi + i, n - i);
+        const int j0 = GALFAST_FLOOR(i);
+        for (int j = j0; j < nv; j += GALFAST_VLEN) GALFAST_ST(wi + j, GALFAST_LD(wi + j) * r);
+        diag[i] = galfast_dot(wi + j0, wi + j0, nv - j0);
     }
 }
 
