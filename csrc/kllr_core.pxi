@@ -311,37 +311,52 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     return z, e, f, nu
 
 
-def knn_brute(const double[:, ::1] XT, const double[:, ::1] Q, int k, int num_threads=1):
-    """The exact k nearest training rows of every row of ``Q`` by squared Euclidean distance.
+def projection_sort(const double[:, ::1] XT):
+    """The training set prepared for :func:`knn_sorted`: ``(XTs, ps, perm, u)`` — u the first
+    principal axis of the rows of XTᵀ (unit vector), perm the row order by projection on u
+    (stable), XTs = XT[:, perm] (contiguous), ps the sorted projections."""
+    X = np.asarray(XT).T
+    Xc = X - X.mean(axis=0)
+    u = np.ascontiguousarray(np.linalg.eigh(Xc.T @ Xc)[1][:, -1], dtype=np.float64)
+    p = X @ u
+    perm = np.argsort(p, kind="stable")
+    return (np.ascontiguousarray(np.asarray(XT)[:, perm]), np.ascontiguousarray(p[perm]),
+            perm.astype(np.int64), u)
 
-    XT : (d, n) training features, transposed; Q : (m, d).  Returns (m, k) intp indices, nearest
-    first, ties by lower index — the same as an exhaustive search, but each target scans the
-    training set sorted by its first principal axis outwards from its own projection and stops
-    where the projection gap exceeds its k-th distance (galfast_knn_sorted in
-    csrc/kllr_linalg.h).  For the few thousand training galaxies of a spectroscopic sample this
-    beats a KD-tree in 10-d several times over (a tree prunes little in 10 dimensions).
+
+def knn_brute(const double[:, ::1] XT, const double[:, ::1] Q, int k, int num_threads=1):
+    """The exact k nearest training rows of every row of ``Q`` (XT: (d, n) training features,
+    transposed): :func:`knn_sorted` on :func:`projection_sort` of XT (prepare once with
+    ``projection_sort`` and call ``knn_sorted`` to query a fixed training set many times)."""
+    XTs, ps, perm, u = projection_sort(XT)
+    return knn_sorted(XTs, ps, perm, u, Q, k, num_threads)
+
+
+def knn_sorted(const double[:, ::1] XTs, const double[::1] ps, const long long[::1] perm,
+               const double[::1] u, const double[:, ::1] Q, int k, int num_threads=1):
+    """The exact k nearest training rows of every row of ``Q`` by squared Euclidean distance,
+    from a training set prepared by :func:`projection_sort`.
+
+    Returns (m, k) intp training-row indices, nearest first, ties by lower index — the same as an
+    exhaustive search, but each target scans the training set sorted by its first principal axis
+    outwards from its own projection and stops where the projection gap exceeds its k-th distance
+    (galfast_knn_sorted in csrc/kllr_linalg.h).  For the few thousand training galaxies of a
+    spectroscopic sample this beats a KD-tree in 10-d several times over (a tree prunes little in
+    10 dimensions).
     """
-    cdef int d = XT.shape[0], n = XT.shape[1], j
+    cdef int d = XTs.shape[0], n = XTs.shape[1], j
     cdef Py_ssize_t m = Q.shape[0], t
     if Q.shape[1] != d:
         raise ValueError(f"targets have {Q.shape[1]} features, training set {d}")
     if k < 1 or k > n:
         raise ValueError(f"k={k} outside 1..{n} (training rows)")
+    if ps.shape[0] != n or perm.shape[0] != n or u.shape[0] != d:
+        raise ValueError("ps, perm and u must come from projection_sort of the same training set")
     if num_threads < 1:
         num_threads = 1
     out = np.empty((m, k), dtype=np.intp)
     if m == 0:
         return out
-    # the training rows sorted by their projection on the first principal axis
-    X = np.asarray(XT).T
-    Xc = X - X.mean(axis=0)
-    u = np.ascontiguousarray(np.linalg.eigh(Xc.T @ Xc)[1][:, -1], dtype=np.float64)
-    order = np.argsort(X @ u, kind="stable")
-    XTs = np.ascontiguousarray(np.asarray(XT)[:, order])
-    cdef double[:, ::1] xs = XTs
-    cdef double[::1] ps = np.ascontiguousarray((X @ u)[order])
-    cdef long long[::1] perm = order.astype(np.int64)
-    cdef double[::1] uv = u
     cdef Py_ssize_t[:, ::1] ov = out
     cdef double* hd
     cdef long long* hi
@@ -354,11 +369,11 @@ def knn_brute(const double[:, ::1] XT, const double[:, ::1] Q, int k, int num_th
             failed[0] = 1
         else:
             for t in prange(m, schedule="static", chunksize=32):
-                galfast_knn_sorted(&xs[0, 0], d, n, &ps[0], &perm[0], &uv[0], &Q[t, 0], k, hd, hi)
+                galfast_knn_sorted(&XTs[0, 0], d, n, &ps[0], &perm[0], &u[0], &Q[t, 0], k, hd, hi)
                 for j in range(k):
                     ov[t, j] = <Py_ssize_t> hi[j]
         free(hd)
         free(hi)
     if fail[0]:
-        raise MemoryError("knn_brute: could not allocate per-thread scratch")
+        raise MemoryError("knn_sorted: could not allocate per-thread scratch")
     return out

@@ -437,3 +437,16 @@ def test_compiled_knn_exact_with_duplicates_and_small_sets(module, n, d, k):
         np.testing.assert_array_equal(idx, ref)
     else:
         assert (idx == ref).mean() > 0.9
+
+
+def test_pattern_neighbours_same_with_and_without_the_projection_sort(protocol):
+    """Few targets scan every row; many use the projection-pruned scan: the same neighbours."""
+    from galfast.redshift.patterns import SORT_MIN_TARGETS, PatternIndex
+
+    mags, z = protocol
+    model = PatternIndex(mags[:3000], z[:3000]).model((1 << mags.shape[1]) - 1)
+    F = model.features(mags[3000:3000 + 4 * SORT_MIN_TARGETS])
+    many = model.neighbours(F, 30, 2)
+    few = np.vstack([model.neighbours(F[i:i + 8], 30, 2) for i in range(0, len(F), 8)])
+    assert model._sorted is not None
+    np.testing.assert_array_equal(many, few)

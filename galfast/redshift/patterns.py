@@ -31,8 +31,11 @@ __all__ = ["BRUTE_MAX_ROWS", "kernel_module", "usable_mask", "pattern_codes", "p
            "PatternIndex", "popcount"]
 
 
-#: training rows up to which the exhaustive compiled search is used instead of a KD-tree
+#: training rows up to which the exact compiled search is used instead of a KD-tree
 BRUTE_MAX_ROWS = 20_000
+#: targets of one pattern from which its training rows are sorted along their principal axis
+#: (the pruned scan); fewer targets scan every row rather than pay for the sort
+SORT_MIN_TARGETS = 64
 
 
 def kernel_module():
@@ -104,7 +107,14 @@ class PatternModel:
         self.y = np.ascontiguousarray(y[self.rows], dtype=np.float64)
         self.leafsize = leafsize
         self._tree = None
-        self._XT = None
+        self._sorted = None  # projection_sort of the features, built on first query
+
+    def _unsorted(self):
+        """The training rows in index order with a zero projection axis: knn_sorted then scans
+        every row (no sort to pay for when only a few targets query this pattern)."""
+        n, d = self.X.shape
+        return (np.ascontiguousarray(self.X.T), np.zeros(n), np.arange(n, dtype=np.int64),
+                np.zeros(d))
 
     @property
     def n_train(self) -> int:
@@ -117,10 +127,12 @@ class PatternModel:
     def neighbours(self, F: np.ndarray, k: int, workers: int = 1) -> np.ndarray:
         """(N, k) intp indices (into this pattern's training rows) of the k nearest, nearest first."""
         if self.n_train <= BRUTE_MAX_ROWS:
-            if self._XT is None:
-                self._XT = np.ascontiguousarray(self.X.T)
-            return kernel_module().knn_brute(self._XT, np.ascontiguousarray(F, dtype=np.float64),
-                                             int(k), int(workers))
+            mod = kernel_module()
+            if len(F) >= SORT_MIN_TARGETS and self._sorted is None:
+                self._sorted = mod.projection_sort(np.ascontiguousarray(self.X.T))
+            layout = self._sorted if len(F) >= SORT_MIN_TARGETS else self._unsorted()
+            return mod.knn_sorted(*layout, np.ascontiguousarray(F, dtype=np.float64), int(k),
+                                  int(workers))
         if self._tree is None:
             self._tree = cKDTree(self.X, leafsize=self.leafsize, balanced_tree=False,
                                  compact_nodes=False)
