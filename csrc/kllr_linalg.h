@@ -1,13 +1,15 @@
-/* Small dense kernels of the KLLR photo-z (csrc/kllr_core.pxi), written in C so that GCC
- * vectorises them: every inner loop is a contiguous axpy or elementwise map over restrict
- * pointers, with no horizontal reductions on the O(k³) paths.
+/* The hot loops of the KLLR photo-z (csrc/kllr_core.pxi), in C with GCC/Clang vector extensions
+ * so that they vectorise by construction: the exact neighbour search, the RBF kernel matrix with
+ * a vectorised exp, and the Cholesky factor of K + λI with its solve and the diagonal of its
+ * inverse (leave-one-out errors).
  *
- * Included once per build of the kernel module: csrc/kllr.pyx (portable) and csrc/kllr_avx2.pyx,
- * where a preceding `#pragma GCC target("avx2,fma")` applies to every function below.
+ * Included once per build of the kernel module: csrc/kllr.pyx (portable: 2-double vectors) and
+ * csrc/kllr_avx2.pyx, where a preceding `#pragma GCC target("avx2,fma")` applies to every function
+ * below and GALFAST_VLEN is 4.  The modules build without -fassociative-math: every reduction
+ * here has a fixed, written-out order, so results do not depend on the compiler's choices.
  *
  * Matrices are row-major.  The Cholesky factor is the upper triangle U with A = Uᵀ U, computed
- * right-looking (row k of U scales, then a rank-1 update of the trailing upper triangle, row by
- * row): contiguous rows throughout.
+ * right-looking in panels of 4 rows: contiguous rows throughout.
  */
 #ifndef GALFAST_KLLR_LINALG_H
 #define GALFAST_KLLR_LINALG_H
