@@ -1,7 +1,13 @@
 """pytest-benchmark of the property regressor (run: pytest bench/bench_props.py --benchmark-enable).
 
+The issue's speed targets (section 3): inference of a trained model on 10⁶ objects on the CPU
+(objects/s; the default 3×128 networks and the smaller 2×64 ones) and training on 100,000
+objects on 2 CPU cores (one epoch, and one complete default fit with early stopping — minutes).
+The complete fit is the slow one; ``-k "not full_fit"`` leaves it out.  These live in bench/, not
+in the default test run.
+
 Timings are noisy on shared machines; bench/ratios_props.py prints same-process ratios against a
-straightforward PyTorch baseline, which are the numbers to quote.
+straightforward PyTorch baseline, which are the numbers to quote (results: bench/props_results/speed.md).
 """
 import importlib.util
 from pathlib import Path
@@ -16,29 +22,46 @@ ratios_props = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ratios_props)
 
 TARGETS = ratios_props.TARGETS
+N_INFER = 1_000_000
+N_TRAIN = 100_000
 
 
 @pytest.fixture(scope="module")
-def data():
-    return ratios_props.resampled(100_000, seed=1)
+def train_data():
+    return ratios_props.resampled(N_TRAIN, seed=1)
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
-    phot, y = data
-    return PropertyRegressor(targets=TARGETS, epochs=2, patience=100, n_threads=2).fit(
+def infer_data():
+    return ratios_props.resampled(N_INFER, seed=2)[0]
+
+
+def _fitted(train_data, hidden):
+    phot, y = train_data      # the weights do not matter for speed: a short fit on 20,000 rows
+    return PropertyRegressor(targets=TARGETS, hidden=hidden, epochs=2, patience=100, n_threads=2).fit(
         phot.select(np.arange(20_000)), y[:20_000])
 
 
-def test_predict_100k(benchmark, data, fitted):
-    phot, _ = data
-    out = benchmark.pedantic(fitted.predict, args=(phot,), rounds=3, iterations=1)
-    assert len(out) == len(phot) and np.all(np.isfinite(out["log_mstar"]))
-    benchmark.extra_info["objects_per_s"] = len(phot) / benchmark.stats.stats.min
+@pytest.mark.parametrize("hidden", [(128, 128, 128), (64, 64)], ids=["3x128_default", "2x64"])
+def test_predict_1m(benchmark, train_data, infer_data, hidden):
+    reg = _fitted(train_data, hidden)
+    reg.predict(infer_data.select(np.arange(10_000)))                        # warm-up
+    out = benchmark.pedantic(reg.predict, args=(infer_data,), rounds=3, iterations=1)
+    assert len(out) == N_INFER and np.all(np.isfinite(out["log_mstar"]))
+    benchmark.extra_info["objects_per_s"] = N_INFER / benchmark.stats.stats.min
 
 
-def test_fit_one_epoch_100k(benchmark, data):
-    phot, y = data
+def test_fit_one_epoch_100k(benchmark, train_data):
+    phot, y = train_data
     reg = PropertyRegressor(targets=TARGETS, epochs=1, patience=100, n_threads=2)
     benchmark.pedantic(reg.fit, args=(phot, y), rounds=2, iterations=1)
     assert reg.history_["epochs_run"] == 1
+
+
+def test_full_fit_100k(benchmark, train_data):
+    """One complete default fit (≤ 200 epochs, early stopping, σ calibration) on 100,000 objects."""
+    phot, y = train_data
+    reg = PropertyRegressor(targets=TARGETS, n_threads=2)
+    benchmark.pedantic(reg.fit, args=(phot, y), rounds=1, iterations=1)
+    benchmark.extra_info["epochs_run"] = reg.history_["epochs_run"]
+    benchmark.extra_info["minutes"] = benchmark.stats.stats.min / 60

@@ -15,6 +15,8 @@ z), targets log M*, log SFR, A_V, one network per target (3 hidden layers), 2 to
   stopping) — the number behind "training in minutes".
 
     python bench/ratios_props.py [--full]        # or: python bench/ratios.py props
+
+Results, with the commands, date and machine: bench/props_results/speed.md.
 """
 from __future__ import annotations
 
