@@ -124,8 +124,11 @@ class PropertyRegressor(BaseEstimator):
     per_target : one network per target (True, the papers' choice) or one multi-output network
     loss : "gaussian_nll" (mean and σ per object) or "mae" (mean only)
     hidden : hidden-layer widths; (128, 128, 128) matched (256, 256, 256) in accuracy on the
-        bundled catalogue at ≈3× less training and inference time; (64, 64) predicts > 10⁶
-        objects/s on 2 cores at 15–25 % larger scatter (JWST-like simulation)
+        bundled catalogue at ≈3× less training and inference time; (64, 64) predicts ≈2.7×
+        faster than the default at 15–25 % larger scatter (JWST-like simulation).  Measured on 2
+        shared AVX2 cores (AMD EPYC Zen 1), 10⁶ objects, 3 targets, end to end: ≈1.7×10⁵
+        objects/s for (128, 128, 128) and ≈4.7×10⁵ for (64, 64), i.e. *not* the > 10⁶/s once
+        claimed here (bench/props_results/speed.md)
     epochs, batch_size, lr, patience : Adam training with early stopping on the validation loss
     noise_augment, noise_scale : re-draw every epoch f' = f + ε σ_f · noise_scale
     band_dropout : probability to mark an observed band not-observed in training; "auto" = 0.1
@@ -405,10 +408,12 @@ class PropertyRegressor(BaseEstimator):
         ``id_column``: for a table, the column copied to the output ``id`` ("auto": id/ID/Id/
         objid/object_id when present; None or absent: row numbers); a named column that the
         table lacks raises :class:`CatalogError` naming it.  ``device``: where the networks run;
-        "cpu" (default, ≈10⁵–10⁶ objects/s on 2 cores, see bench/props_results/speed.md), "cuda",
-        "cuda:N" or "auto" (CUDA when available); the model itself stays on the CPU.
+        "cpu" (default; ≈1.7×10⁵ objects/s with the default networks on 2 AVX2 cores, see
+        bench/props_results/speed.md), "cuda", "cuda:N" or "auto" (CUDA when available); the
+        model itself stays on the CPU.
         ``precision="bfloat16"`` runs the networks in bfloat16 (≈3× faster on CPUs with
-        AVX512-BF16/AMX; outputs differ by ≲ 0.01 of a target's standard deviation)."""
+        AVX512-BF16/AMX, but ≈20× *slower* on CPUs without them, e.g. AVX2-only; outputs differ
+        by ≲ 0.01 of a target's standard deviation)."""
         from astropy.table import Table
 
         self._check_fitted()
