@@ -21,7 +21,7 @@ For every target t (rows of ``Q``) with neighbour indices ``nbr[t, :k]`` into th
 Everything runs without the GIL in a ``prange`` over targets; per-thread scratch is malloc'd.
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport exp, sqrt, fabs, NAN, INFINITY
+from libc.math cimport sqrt, fabs, NAN, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 
 import numpy as np
