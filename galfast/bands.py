@@ -21,7 +21,7 @@ from .errors import BandError
 __all__ = [
     "Band", "resolve_band", "get_band", "sort_bands", "effective_wavelength",
     "register_band", "register_tophat", "available_bands", "load_sedpy_filters",
-    "JWST_HST_BANDS",
+    "JWST_HST_BANDS", "BAND_SETS", "expand_bands",
 ]
 
 #: The 11 HST/ACS + JWST/NIRCam bands of the shared JWST spec-z catalogue, by wavelength.
@@ -30,6 +30,9 @@ JWST_HST_BANDS = (
     "jwst_f090w", "jwst_f115w", "jwst_f150w", "jwst_f200w",
     "jwst_f277w", "jwst_f356w", "jwst_f410m", "jwst_f444w",
 )
+
+#: named band sets, accepted wherever band names are (``--bands jwst_hst``)
+BAND_SETS = {"jwst_hst": JWST_HST_BANDS}
 
 # Instruments whose bare filter name ("F606W") resolves to them, highest priority first.
 _BARE_NAME_PRIORITY = ("jwst_", "acs_wfc_", "wfc3_ir_", "wfc3_uvis_", "jwst_niriss_")
@@ -178,9 +181,25 @@ def effective_wavelength(name: str) -> float:
     return get_band(name).wave_effective
 
 
+def expand_bands(names) -> list[str]:
+    """Band names as given, with band-set names (:data:`BAND_SETS`, e.g. ``jwst_hst``) replaced
+    by their bands and comma-separated lists split; a single string is one name or set."""
+    if isinstance(names, str):
+        names = [names]
+    out = []
+    for item in names:
+        if not isinstance(item, str):
+            raise BandError(f"band names are strings, got {item!r}")
+        for name in (p.strip() for p in item.split(",")):
+            if not name:
+                continue
+            out.extend(BAND_SETS.get(name.lower(), (name,)))
+    return out
+
+
 def sort_bands(names) -> list[str]:
-    """Canonical names sorted by effective wavelength (blue to red)."""
-    canon = [resolve_band(n) for n in names]
+    """Canonical names (band sets expanded) sorted by effective wavelength (blue to red)."""
+    canon = [resolve_band(n) for n in expand_bands(names)]
     dup = sorted({n for n in canon if canon.count(n) > 1})
     if dup:
         raise BandError(f"band(s) given more than once: {dup}")

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy import units as u
 
-from .bands import get_band, resolve_band, sort_bands
+from .bands import expand_bands, get_band, resolve_band, sort_bands
 from .errors import BandError, CatalogError, CatalogWarning
 
 __all__ = [
     "Photometry", "OBSERVED", "NOT_OBSERVED", "NOT_DETECTED",
     "flux_to_mag", "mag_to_flux", "flux_err_to_mag_err", "mag_err_to_flux_err",
-    "adjacent_colours", "Standardizer", "AB_ZERO_POINT_UJY",
+    "adjacent_colours", "Standardizer", "AB_ZERO_POINT_UJY", "numeric_values", "parse_column_map",
 ]
 
 #: per-band state codes (int8)
@@ -102,25 +102,64 @@ class Standardizer:
         return s
 
 
-def _check_numeric(col, name: str, where: str) -> None:
-    """Raise a CatalogError naming the column and its first non-numeric row unless ``col`` has
-    a numeric (or boolean) dtype."""
-    if col.dtype.kind in "biuf":
-        return
-    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else np.zeros(len(col), bool)
-    values = np.asarray(col).tolist()  # plain Python str/bytes/objects, for a readable repr
-    for row, (value, masked) in enumerate(zip(values, mask)):
-        if masked:
-            continue
-        if isinstance(value, bytes):
-            value = value.decode(errors="replace")
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise CatalogError(f"column {name!r}{where} is not numeric (dtype {col.dtype}): "
-                               f"row {row} holds {value!r}") from None
-    raise CatalogError(f"column {name!r}{where} is not numeric (dtype {col.dtype}): its values are "
-                       f"text, from row 0 ({values[0]!r}); convert the column to numbers")
+def numeric_values(col, name: str, where: str = "") -> np.ndarray:
+    """A table column as float64, NaN where masked or null.
+
+    Numeric (and boolean) columns convert directly; a text column is accepted when every entry is
+    a number, ``nan`` or empty (as CSV readers may leave them).  Otherwise CatalogError names the
+    column, the first offending row and its value.
+    """
+    mask = np.ma.getmaskarray(col) if hasattr(col, "mask") else None
+    data = np.asarray(col.data.data if hasattr(col, "mask") else col)
+    if data.dtype.kind in "biuf":
+        values = data.astype(np.float64)
+    else:
+        values = np.empty(len(data), dtype=np.float64)
+        for row, value in enumerate(data.tolist()):
+            if mask is not None and mask[row]:
+                values[row] = np.nan
+                continue
+            if isinstance(value, bytes):
+                value = value.decode(errors="replace")
+            if value is None or (isinstance(value, str) and value.strip() == ""):
+                values[row] = np.nan
+                continue
+            try:
+                values[row] = float(value)
+            except (TypeError, ValueError):
+                raise CatalogError(f"column {name!r}{where} is not numeric (dtype {data.dtype}): "
+                                   f"row {row} holds {value!r}") from None
+    if mask is not None and mask.any():
+        values[mask] = np.nan
+    return values
+
+
+def _to_ujy_column(col, name: str, where: str, band: str, unit) -> np.ndarray:
+    """A flux or flux-error column in µJy: its own unit (f_ν, or f_λ converted at the band's
+    effective wavelength), else ``unit`` (default µJy)."""
+    values = numeric_values(col, name, where)
+    col_unit = getattr(col, "unit", None)
+    if col_unit is None or unit is not None:
+        return _to_ujy(values, unit or u.uJy)
+    try:
+        wave = get_band(band).wave_effective * u.AA
+        return (values * col_unit).to_value(u.uJy, equivalencies=u.spectral_density(wave))
+    except u.UnitConversionError:
+        raise CatalogError(f"column {name!r}{where} has unit {col_unit}, which is not a flux density "
+                           "(f_ν such as µJy or erg s⁻¹ cm⁻² Hz⁻¹, or f_λ such as erg s⁻¹ cm⁻² Å⁻¹)") from None
+
+
+def parse_column_map(column_map) -> dict | None:
+    """{column: band} from a dict, or from "column=band" strings (``--column-map`` values)."""
+    if column_map is None or isinstance(column_map, dict):
+        return column_map
+    out = {}
+    for item in column_map:
+        col, sep, band = str(item).partition("=")
+        if not sep or not col.strip() or not band.strip():
+            raise CatalogError(f"column map entry {item!r} is not COLUMN=BAND (e.g. FLUX_F444W=F444W)")
+        out[col.strip()] = band.strip()
+    return out
 
 
 def _band_columns(colnames, band: str, err_suffixes, column_map) -> tuple[str, str]:
@@ -136,8 +175,9 @@ def _band_columns(colnames, band: str, err_suffixes, column_map) -> tuple[str, s
             except BandError:
                 continue
         if band not in by_band:
-            raise CatalogError(f"no flux column for band {band!r} (columns: {list(colnames)[:30]}…); "
-                               "pass column_map={'your_column': band}")
+            raise CatalogError(f"no flux column for band {band!r} (columns: {list(colnames)[:30]}); "
+                               f"name the column that holds it with column_map={{'your_column': "
+                               f"{band!r}}} (command line: --column-map your_column={band})")
         flux_col = by_band[band]
     for suf in err_suffixes:
         for cand in (flux_col + suf, flux_col + suf.upper()):
@@ -193,7 +233,7 @@ class Photometry:
         err_raw = np.array(flux_err.value if isinstance(flux_err, u.Quantity) else flux_err, dtype=float, ndmin=2)
         if flux_raw.shape != err_raw.shape:
             raise CatalogError(f"flux shape {flux_raw.shape} differs from error shape {err_raw.shape}")
-        canon = [resolve_band(b) for b in bands]
+        canon = [resolve_band(b) for b in expand_bands(bands)]
         if len(canon) != flux_raw.shape[1]:
             raise BandError(f"{len(canon)} band names for {flux_raw.shape[1]} flux columns")
         order = [canon.index(b) for b in sort_bands(canon)]
@@ -218,26 +258,37 @@ class Photometry:
         state[undetected] = NOT_DETECTED
         n = f.shape[0]
         ids = np.arange(n) if ids is None else np.asarray(ids)
+        if ids.dtype.byteorder == (">" if np.little_endian else "<"):
+            ids = ids.astype(ids.dtype.newbyteorder("="))
         zz = None if z is None else np.asarray(z, dtype=float).copy()
         return cls(tuple(sort_bands(canon)), f, e, state, ids, zz)
 
     @classmethod
     def from_table(cls, table, bands=None, *, column_map=None, id_column="auto", z_column=None,
                    unit=None, err_suffixes=("_err", "_error", "_unc", "_sigma", "err"),
-                   missing_value=-99.0, detection_snr: float = 0.0, source: str | None = None) -> "Photometry":
+                   missing_value=-99.0, detection_snr: float = 0.0, source: str | None = None,
+                   row_offset: int = 0) -> "Photometry":
         """Build from an astropy Table (or anything ``Table()`` accepts).
 
         bands : band names/aliases to use; default every column that names a band
-        column_map : {table column: band} for columns whose names are not band names
+        column_map : {table column: band} for columns whose names are not band names (or a
+            sequence of "column=band" strings, as the ``--column-map`` option gives)
         id_column : id column name, None for row numbers, "auto" to use ``id``/``ID`` if present
         z_column : redshift column, if any
         unit : flux unit when the columns carry none (default µJy)
         source : file name quoted in error messages; default ``table.meta["source"]``, which
             :func:`~galfast.catalog.read_catalog` sets
+        row_offset : without an id column, ids are row numbers counted from this (the first row
+            of a chunk, when a file is read in chunks)
+
+        Band columns may be masked or hold NaN (not observed in that row), carry f_ν units or f_λ
+        units (converted at each band's effective wavelength); text columns holding numbers are
+        read as numbers.
         """
         from astropy.table import Table
 
         table = table if isinstance(table, Table) else Table(table)
+        column_map = parse_column_map(column_map)
         if source is None:
             source = (table.meta or {}).get("source")
         where = f" in {source}" if source else ""
@@ -264,20 +315,12 @@ class Photometry:
             raise CatalogError(f"{exc}{where}") from None
         flux = np.empty((len(table), len(canon)))
         err = np.empty_like(flux)
-        for j, (fc, ec) in enumerate(pairs):
-            for arr, c in ((flux, fc), (err, ec)):
-                col = table[c]
-                _check_numeric(col, c, where)
-                if getattr(col, "unit", None) is not None and unit is None:
-                    vals = col.quantity.to_value(u.uJy, equivalencies=u.spectral_density(1 * u.um))
-                else:
-                    vals = _to_ujy(np.asarray(col, dtype=float), unit or u.uJy)
-                if hasattr(col, "mask") and np.any(col.mask):
-                    vals = np.where(col.mask, np.nan, vals)
-                arr[:, j] = vals
+        for j, (band, (fc, ec)) in enumerate(zip(canon, pairs)):
+            flux[:, j] = _to_ujy_column(table[fc], fc, where, band, unit)
+            err[:, j] = _to_ujy_column(table[ec], ec, where, band, unit)
         if id_column == "auto":
             id_column = next((c for c in ("id", "ID", "Id", "objid", "object_id") if c in cols), None)
-        ids = np.arange(len(table))
+        ids = np.arange(row_offset, row_offset + len(table))
         if id_column is not None:
             if id_column not in cols:
                 raise CatalogError(f"id column {id_column!r} not found{where}")
@@ -291,8 +334,7 @@ class Photometry:
         if z_column is not None:
             if z_column not in cols:
                 raise CatalogError(f"redshift column {z_column!r} not found{where}")
-            _check_numeric(table[z_column], z_column, where)
-            z = np.asarray(table[z_column], dtype=float)
+            z = numeric_values(table[z_column], z_column, where)
         return cls.from_arrays(flux, err, canon, ids=ids, z=z, unit=u.uJy,
                                missing_value=missing_value, detection_snr=detection_snr)
 
