@@ -24,6 +24,10 @@ _LAZY = {
     "metrics": "galfast.metrics",
     "bands": "galfast.bands",
     "datasets": "galfast.datasets",
+    "flags": "galfast.flags",
+    "stream": "galfast.stream",
+    "CatalogWriter": "galfast.stream",
+    "load_model": "galfast.modelfile",
 }
 
 __all__ = ["__version__", "read_catalog", "write_catalog", "iter_catalog", "Photometry",
