@@ -167,3 +167,81 @@ def test_shared_catalogue_masks(jwst_catalog_path):
     assert np.all(np.isfinite(mags[phot.state == OBSERVED]))
     assert np.all(np.isnan(mag_errs[phot.state != OBSERVED]))
     assert colours.shape == (5667, 10)
+
+
+def test_f_lambda_columns_use_each_bands_effective_wavelength():
+    from galfast.bands import effective_wavelength
+
+    bands = ["acs_wfc_f435w", "jwst_f444w"]
+    fnu = np.array([[1.0, 3.0]]) * u.uJy
+    t = Table()
+    for j, b in enumerate(bands):     # the same f_ν expressed as f_λ at each band's own wavelength
+        wave = effective_wavelength(b) * u.AA
+        flam = fnu[:, j].to(u.erg / u.s / u.cm**2 / u.AA, equivalencies=u.spectral_density(wave))
+        t[b] = flam
+        t[b + "_err"] = 0.1 * flam
+    p = Photometry.from_table(t, bands)
+    np.testing.assert_allclose(p.flux[0], [1.0, 3.0], rtol=1e-10)     # one wavelength (1 µm) gave ~5 and ~0.5
+    np.testing.assert_allclose(p.flux_err[0], [0.1, 0.3], rtol=1e-10)
+
+
+def test_non_flux_unit_is_named():
+    t = Table({"F444W": [1.0] * u.m, "F444W_err": [0.1] * u.m})
+    with pytest.raises(CatalogError, match="'F444W'.*not a flux density"):
+        Photometry.from_table(t, ["F444W"])
+
+
+def test_column_map_as_command_line_strings():
+    t = Table({"FLUX_K": [1.0], "FLUX_K_err": [0.1], "F090W": [2.0], "F090W_err": [0.2]})
+    p = Photometry.from_table(t, column_map=["FLUX_K=F444W"])
+    assert p.bands == ("jwst_f090w", "jwst_f444w")
+    with pytest.raises(CatalogError, match="COLUMN=BAND"):
+        Photometry.from_table(t, column_map=["FLUX_K"])
+
+
+def test_missing_band_message_names_the_command_line_option():
+    t = Table({"F090W": [2.0], "F090W_err": [0.2]})
+    with pytest.raises(CatalogError, match="--column-map your_column=jwst_f444w"):
+        Photometry.from_table(t, ["F090W", "F444W"])
+
+
+def test_row_offset_numbers_rows_of_a_chunk():
+    t = Table({"F090W": [1.0, 2.0, 3.0], "F090W_err": [0.1] * 3, "F444W": [1.0] * 3, "F444W_err": [0.1] * 3})
+    assert Photometry.from_table(t, row_offset=500).ids.tolist() == [500, 501, 502]
+    t["ID"] = [7, 8, 9]
+    assert Photometry.from_table(t, row_offset=500).ids.tolist() == [7, 8, 9]
+
+
+def test_band_sets_are_accepted_as_bands(jwst_phot):
+    t = jwst_phot.to_table()
+    p = Photometry.from_table(t, "jwst_hst")
+    assert p.bands == jwst_phot.bands and len(p.bands) == 11
+    assert Photometry.from_table(t, ["jwst_hst"]).bands == p.bands
+    assert jwst_phot.select_bands(["jwst_hst"]).bands == p.bands
+
+
+def test_nulls_and_text_numbers_are_not_observed_not_errors(tmp_path):
+    import pandas as pd
+
+    df = pd.DataFrame({"id": [10, 11, 12, 13], "F444W": [1.0, np.nan, 2.0, 3.0],
+                       "F444W_err": [0.1, 0.1, np.nan, 0.1], "F150W": [1.0, 1.0, 1.0, 1.0],
+                       "F150W_err": [0.1] * 4})
+    df.to_parquet(tmp_path / "somenan.parquet")
+    df.to_csv(tmp_path / "somenan.csv", index=False)
+    for name in ("somenan.parquet", "somenan.csv"):
+        p = Photometry.from_table(read_catalog(tmp_path / name))
+        assert p.ids.tolist() == [10, 11, 12, 13]
+        j = p.bands.index("jwst_f444w")
+        assert p.state[:, j].tolist() == [OBSERVED, NOT_OBSERVED, NOT_OBSERVED, OBSERVED]
+    text = Table({"F444W": ["1.5", "nan", "", "2"], "F444W_err": ["0.1"] * 4})
+    p = Photometry.from_table(text)
+    np.testing.assert_array_equal(p.state[:, 0], [OBSERVED, NOT_OBSERVED, NOT_OBSERVED, OBSERVED])
+
+
+def test_big_endian_fits_photometry_is_native(tmp_path):
+    t = Table({"id": np.arange(4, dtype=">i8"), "F444W": np.ones(4, ">f4"), "F444W_err": np.full(4, 0.1, ">f4")})
+    t.write(tmp_path / "be.fits")
+    p = Photometry.from_table(read_catalog(tmp_path / "be.fits"))
+    assert p.flux.dtype.isnative and p.ids.dtype.isnative
+    p2 = Photometry.from_table(t)   # a big-endian table given directly
+    assert p2.ids.dtype.isnative
