@@ -17,7 +17,8 @@ class BandError(GalfastError, KeyError):
 
 
 class ModelFileError(GalfastError, OSError):
-    """A saved model is corrupted or was written by an incompatible galfast version."""
+    """A saved model file is unreadable: truncated, corrupted, not a galfast model, of another kind, or
+    of a newer file format than this galfast reads."""
 
 
 class CatalogWarning(UserWarning):
