@@ -18,7 +18,9 @@ For every target t (rows of ``Q``) with neighbour indices ``nbr[t, :k]`` into th
    bit 1 z clipped at z_min, bit 2 neighbours dropped by the clip, bit 3 no estimate
    (Cholesky failed / no valid neighbour), bit 4 neighbours dropped by the mode guard.
 
-Everything runs without the GIL in a ``prange`` over targets; per-thread scratch is malloc'd.
+Everything runs without the GIL in a ``prange`` over targets; per-thread scratch is malloc'd
+(a failed allocation raises MemoryError after the parallel region).  Training-row indices and
+counts are 64-bit throughout (``Py_ssize_t`` / ``long long``): nothing narrows to a C int.
 """
 from cython.parallel cimport prange, parallel
 from libc.math cimport sqrt, fabs, NAN, INFINITY
@@ -26,18 +28,22 @@ from libc.stdlib cimport malloc, calloc, free
 
 import numpy as np
 
-FLAG_EXTRAPOLATION = 1
-FLAG_CLIPPED_AT_MIN = 2
-FLAG_REFIT = 4
-FLAG_FAILED = 8
-FLAG_MODE = 16
-
 cdef enum:
     F_EXTRAP = 1
     F_ZMIN = 2
     F_REFIT = 4
     F_FAIL = 8
     F_MODE = 16
+
+# The flag bits the kernel sets, taken from the C constants above (not retyped).
+FLAG_EXTRAPOLATION = F_EXTRAP
+FLAG_CLIPPED_AT_MIN = F_ZMIN
+FLAG_REFIT = F_REFIT
+FLAG_FAILED = F_FAIL
+FLAG_MODE = F_MODE
+#: name -> bit of every flag the kernel sets (names as in the package's flag registry)
+KERNEL_FLAGS = {"extrapolation": F_EXTRAP, "clipped_at_min": F_ZMIN, "neighbours_clipped": F_REFIT,
+                "no_estimate": F_FAIL, "mode_guard": F_MODE}
 
 
 cdef extern from "kllr_linalg.h":
@@ -53,7 +59,7 @@ cdef extern from "kllr_linalg.h":
     double galfast_dot(const double* a, const double* b, int n) noexcept nogil
     void galfast_residual_sym(const double* K, int ldk, int m, const double* x, const double* y,
                               double* r) noexcept nogil
-    void galfast_knn_sorted(const double* XT, int d, int n, const double* ps,
+    void galfast_knn_sorted(const double* XT, int d, long long n, const double* ps,
                             const long long* perm, const double* u, const double* q, int k,
                             double* h, long long* hix) noexcept nogil
 
@@ -78,8 +84,8 @@ cdef int _fit(const double* Km, int ld, const int* sel, int m, const double* yc,
     cdef double jitter = 0.0
     for tries in range(4):
         for i in range(m):
-            kr = &Km[sel[i] * ld]
-            ar = &A[i * ld]
+            kr = &Km[<Py_ssize_t> sel[i] * ld]
+            ar = &A[<Py_ssize_t> i * ld]
             for j in range(i):
                 ar[j] = 0.0
             for j in range(i, m):
@@ -99,7 +105,7 @@ cdef int _fit(const double* Km, int ld, const int* sel, int m, const double* yc,
 
 
 cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
-               const Py_ssize_t* nb, int kk, int n_train, int d, double lam, double gamma,
+               const Py_ssize_t* nb, int kk, Py_ssize_t n_train, int d, double lam, double gamma,
                double clip, bint center, double z_min, double tau, bint errors, double* ws,
                double* z_out, double* e_out, int* f_out, int* n_out) noexcept nogil:
     """Predict one target; ``ws`` is per-thread scratch of size _ws_size(kk, d)."""
@@ -107,17 +113,17 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     cdef int kv = _padded(kk)             # leading dimension of Km and G (whole vectors)
     cdef Py_ssize_t idx
     cdef double* G = ws                   # d*kv neighbour features, transposed (zeroed at start)
-    cdef double* Km = G + d * kv          # kk*kv kernel between neighbours
-    cdef double* A = Km + kk * kv         # kk*kv system / Cholesky factor
-    cdef double* W = A + kk * kv          # kk*kv scratch (U⁻¹)
-    cdef double* inv = W + kk * kv        # kk: 1/U_ii
+    cdef double* Km = G + <Py_ssize_t> d * kv     # kk*kv kernel between neighbours
+    cdef double* A = Km + <Py_ssize_t> kk * kv    # kk*kv system / Cholesky factor
+    cdef double* W = A + <Py_ssize_t> kk * kv     # kk*kv scratch (U⁻¹)
+    cdef double* inv = W + <Py_ssize_t> kk * kv   # kk: 1/U_ii
     cdef double* yc = inv + kk            # kk centred labels
     cdef double* kap = yc + kk            # kk target-neighbour kernel
     cdef double* alpha = kap + kk         # kv weights
     cdef double* res = alpha + kv         # kk residuals / LOO
     cdef double* dg = res + kk            # kk diag of A⁻¹
-    cdef int* sel = <int*> (dg + kk)      # kk selected neighbour slots
-    cdef int* rows = sel + kk             # kk training rows
+    cdef Py_ssize_t* rows = <Py_ssize_t*> (dg + kk)  # kk training rows (64-bit)
+    cdef int* sel = <int*> (rows + kk)    # kk selected neighbour slots
     cdef double c = 0.0, s, delta, zz, lo, hi, v, wt, cum, zmed
     cdef bint outside
 
@@ -126,7 +132,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     for i in range(kk):
         idx = nb[i]
         if idx >= 0 and idx < n_train:
-            rows[m] = <int> idx
+            rows[m] = idx
             m += 1
     if m == 0:
         z_out[0] = NAN
@@ -193,7 +199,7 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
         yc[i] = y[rows[i]] - c
         sel[i] = i
         for j in range(d):
-            G[j * kv + i] = X[rows[i], j]
+            G[<Py_ssize_t> j * kv + i] = X[rows[i], j]
     galfast_kernel_matrix(G, d, kv, m, gamma, Km, kv)
 
     if _fit(Km, kv, sel, m, yc, lam, A, inv, alpha) != 0:
@@ -246,8 +252,10 @@ cdef inline int _padded(int kk) noexcept nogil:
 
 
 cdef inline Py_ssize_t _ws_size(int kk, int d) noexcept nogil:
-    # doubles: G d*kv, Km, A and W kk*kv, alpha kv, 7 vectors of kk, the two int arrays in 2*kk
-    return d * _padded(kk) + 3 * kk * _padded(kk) + _padded(kk) + 9 * kk
+    # doubles: G d*kv, Km, A and W kk*kv, alpha kv, 5 vectors of kk, then the kk Py_ssize_t rows
+    # and kk int slots (at most 2*kk doubles; 4*kk reserved)
+    cdef Py_ssize_t kv = _padded(kk)
+    return d * kv + 3 * kk * kv + kv + 9 * <Py_ssize_t> kk
 
 
 def fast_exp(const double[::1] x):
@@ -273,7 +281,8 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     2 neighbours dropped by the clip, 3 failed (NaN), 4 neighbours dropped by the mode guard.
     """
     cdef Py_ssize_t n_t = Q.shape[0], t
-    cdef int d = X.shape[1], n_train = X.shape[0]
+    cdef Py_ssize_t n_train = X.shape[0]
+    cdef int d = X.shape[1]
     if Q.shape[1] != d:
         raise ValueError(f"targets have {Q.shape[1]} features, training set {d}")
     if y.shape[0] != n_train:
@@ -296,18 +305,22 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     cdef Py_ssize_t wsz = _ws_size(k, d)
     if n_t == 0:
         return z, e, f, nu
+    fail = np.zeros(1, dtype=np.intc)
+    cdef int[::1] failed = fail
+    # Every thread of the team meets the same prange (an OpenMP work-sharing loop must be met by
+    # all threads or none); a thread without scratch only skips its iterations and sets the flag.
     with nogil, parallel(num_threads=num_threads):
         ws = <double*> calloc(wsz, sizeof(double))  # zeroed: G's padding columns stay finite
-        if ws != NULL:
-            for t in prange(n_t, schedule="static", chunksize=64):
+        if ws == NULL:
+            failed[0] = 1
+        for t in prange(n_t, schedule="static", chunksize=64):
+            if ws != NULL:
                 _one(X, y, &Q[t, 0], &nbr[t, 0], k, n_train, d, lam, gamma, clip, center, z_min,
                      tau, errors, ws, &zv[t], &ev[t], &fv[t], &nv[t])
-            free(ws)
-        else:
-            for t in prange(n_t, schedule="static", chunksize=64):
-                fv[t] = -1
-    if (f < 0).any():
-        raise MemoryError("kllr_predict: could not allocate per-thread scratch")
+        free(ws)
+    if fail[0]:
+        raise MemoryError(f"kllr_predict: could not allocate {wsz * sizeof(double)} bytes of "
+                          f"per-thread scratch (k={k}, {d} features)")
     return z, e, f, nu
 
 
@@ -344,7 +357,8 @@ def knn_sorted(const double[:, ::1] XTs, const double[::1] ps, const long long[:
     spectroscopic sample this beats a KD-tree in 10-d several times over (a tree prunes little in
     10 dimensions).
     """
-    cdef int d = XTs.shape[0], n = XTs.shape[1], j
+    cdef int d = XTs.shape[0], j
+    cdef Py_ssize_t n = XTs.shape[1]
     cdef Py_ssize_t m = Q.shape[0], t
     if Q.shape[1] != d:
         raise ValueError(f"targets have {Q.shape[1]} features, training set {d}")
@@ -362,13 +376,14 @@ def knn_sorted(const double[:, ::1] XTs, const double[::1] ps, const long long[:
     cdef long long* hi
     fail = np.zeros(1, dtype=np.intc)
     cdef int[::1] failed = fail
+    # as in kllr_predict: one prange met by every thread, failures flagged and raised after it
     with nogil, parallel(num_threads=num_threads):
         hd = <double*> malloc(k * sizeof(double))
         hi = <long long*> malloc(k * sizeof(long long))
         if hd == NULL or hi == NULL:
             failed[0] = 1
-        else:
-            for t in prange(m, schedule="static", chunksize=32):
+        for t in prange(m, schedule="static", chunksize=32):
+            if hd != NULL and hi != NULL:
                 galfast_knn_sorted(&XTs[0, 0], d, n, &ps[0], &perm[0], &u[0], &Q[t, 0], k, hd, hi)
                 for j in range(k):
                     ov[t, j] = <Py_ssize_t> hi[j]

@@ -14,6 +14,16 @@
 #ifndef GALFAST_KLLR_LINALG_H
 #define GALFAST_KLLR_LINALG_H
 
+/* The rounding trick of galfast_exp_neg below (adding and subtracting 1.5·2^52) and the written-out
+ * reduction orders are only correct under IEEE-754 semantics: refuse value-unsafe float modes. */
+#if defined(__FAST_MATH__)
+#error "galfast: csrc/kllr_linalg.h must not be compiled with -ffast-math (or -Ofast): it breaks the exact rounding trick of galfast_exp_neg (x + 1.5*2^52 - 1.5*2^52) and the fixed reduction order of the KLLR kernel. Remove -ffast-math/-Ofast from CFLAGS and rebuild."
+#elif defined(__ASSOCIATIVE_MATH__)
+#error "galfast: csrc/kllr_linalg.h must not be compiled with -fassociative-math (implied by -funsafe-math-optimizations): it folds away the rounding trick of galfast_exp_neg (x + 1.5*2^52 - 1.5*2^52). Remove the flag from CFLAGS and rebuild."
+#elif defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__
+#error "galfast: csrc/kllr_linalg.h must not be compiled with -ffinite-math-only: the KLLR kernel relies on NaN and infinity (missing estimates, unbounded z_min). Remove the flag from CFLAGS and rebuild."
+#endif
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -264,30 +274,33 @@ static inline void galfast_nn_offer(double *restrict h, long long *restrict hix,
  * exceeds the current k-th distance (with a 1e-9 relative margin for rounding).  On galaxy colours
  * this skips about half the training set and most of the insertions an unordered scan makes.
  * Result: h[0..k-1] distances and hix[0..k-1] training indices, nearest first. */
-static void galfast_knn_sorted(const double *restrict XT, int d, int n, const double *restrict ps,
+static void galfast_knn_sorted(const double *restrict XT, int d, long long n,
+                               const double *restrict ps,
                                const long long *restrict perm, const double *restrict u,
                                const double *restrict q, int k, double *restrict h,
                                long long *restrict hix) {
     double pt = 0.0;
     for (int f = 0; f < d; f++) pt += q[f] * u[f];
-    int lo = 0, hi = n;                      /* first row with ps >= pt */
+    long long lo = 0, hi = n;                /* first row with ps >= pt */
     while (lo < hi) {
-        const int mid = (lo + hi) >> 1;
+        const long long mid = lo + ((hi - lo) >> 1);
         if (ps[mid] < pt) lo = mid + 1; else hi = mid;
     }
-    int R = lo, L = lo, c = 0;
+    long long R = lo, L = lo;
+    int c = 0;
     int right_open = R < n, left_open = L > 0;
     double D[GALFAST_VEC];
     while (right_open || left_open) {
         const int take_right = right_open && (!left_open || ps[R] - pt <= pt - ps[L - 1]);
-        int j0, jn;
+        long long j0;
+        int jn;
         double gap;
         if (take_right) {
             j0 = R;
-            jn = n - R < GALFAST_VEC ? n - R : GALFAST_VEC;
+            jn = n - R < GALFAST_VEC ? (int)(n - R) : GALFAST_VEC;
             gap = ps[j0] - pt;
         } else {
-            jn = L < GALFAST_VEC ? L : GALFAST_VEC;
+            jn = L < GALFAST_VEC ? (int)L : GALFAST_VEC;
             j0 = L - jn;
             gap = pt - ps[j0 + jn - 1];
         }

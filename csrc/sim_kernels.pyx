@@ -14,15 +14,19 @@ Per galaxy g (rows of ``spec``, rest-frame wavelengths ``wav``), exactly as
    c = bin width × λ.  Only the wavelengths whose redshifted position meets a filter are visited
    (a merge walk, no search).
 
-``spec`` is overwritten (attenuated).  Runs without the GIL over galaxies in ``n_threads``.
+``spec`` is overwritten (attenuated).  Runs without the GIL over galaxies in ``n_threads``
+(per-thread scratch is malloc'd; a failed allocation raises MemoryError after the parallel
+region).  ``igm_i0`` is int64 (``long long``: 64-bit on every platform, unlike C ``long``).
 """
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 
+import numpy as np
+
 
 def finish_photometry(double[:, ::1] spec, const double[:, ::1] trans, const double[:, ::1] dust,
                       const double[::1] scale, const double[::1] zp1,
-                      const long[::1] igm_i0, const double[::1] igm_f, const double[:, ::1] igm_t,
+                      const long long[::1] igm_i0, const double[::1] igm_f, const double[:, ::1] igm_t,
                       const double[::1] wav, const double[::1] cw, const double[::1] tw,
                       const double[:, ::1] filt, const double[::1] mujy,
                       double[:, ::1] out_flux, double[::1] out_ldust,
@@ -42,9 +46,16 @@ def finish_photometry(double[:, ::1] spec, const double[:, ::1] trans, const dou
         raise ValueError("finish_photometry: bad filter support")
     x_lo = wav[m_lo]
     x_hi = wav[m_hi]
+    fail = np.zeros(1, dtype=np.intc)
+    cdef int[::1] failed = fail
+    # every thread meets the one prange; one without scratch skips its galaxies and sets the flag
     with nogil, parallel(num_threads=n_threads if n_threads > 0 else 1):
-        norm = <double*> malloc(n_b * sizeof(double))
+        norm = <double*> malloc((n_b if n_b > 0 else 1) * sizeof(double))
+        if norm == NULL:
+            failed[0] = 1
         for g in prange(n, schedule="static"):
+            if norm == NULL:
+                continue
             # 1. attenuation and absorbed luminosity
             ld = 0.0
             for j in range(n_w):
@@ -81,3 +92,5 @@ def finish_photometry(double[:, ::1] spec, const double[:, ::1] trans, const dou
                 else:
                     out_flux[g, b] = 0.0
         free(norm)
+    if fail[0]:
+        raise MemoryError("finish_photometry: could not allocate per-thread scratch")

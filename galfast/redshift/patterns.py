@@ -17,9 +17,15 @@ side once the projection gap exceeds its k-th distance (on the JWST colours abou
 are skipped), the k best kept sorted, OpenMP over targets.  In 10 dimensions a KD-tree prunes
 little: this is several times faster than ``cKDTree.query`` for 3,700 rows.  Above it a
 ``cKDTree`` with parallel queries.
+
+Thread safety: one fitted model may be shared by threads (e.g. Dask's threaded scheduler).  The
+LRU cache of :class:`PatternIndex` is guarded by a lock, and each :class:`PatternModel` builds its
+lazy search structures (sorted layout, KD-tree) once, under its own lock.  Both stay picklable
+(the locks are dropped on pickling and recreated on unpickling).
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -108,6 +114,37 @@ class PatternModel:
         self.leafsize = leafsize
         self._tree = None
         self._sorted = None  # projection_sort of the features, built on first query
+        self._lock = threading.Lock()  # guards the lazy builds of _sorted and _tree
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]  # locks cannot be pickled
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _sorted_layout(self, mod):
+        """projection_sort of the features, built once (double-checked under the lock)."""
+        layout = self._sorted
+        if layout is None:
+            with self._lock:
+                layout = self._sorted
+                if layout is None:
+                    layout = self._sorted = mod.projection_sort(np.ascontiguousarray(self.X.T))
+        return layout
+
+    def _kdtree(self):
+        """The cKDTree of the features, built once (double-checked under the lock)."""
+        tree = self._tree
+        if tree is None:
+            with self._lock:
+                tree = self._tree
+                if tree is None:
+                    tree = self._tree = cKDTree(self.X, leafsize=self.leafsize, balanced_tree=False,
+                                                compact_nodes=False)
+        return tree
 
     def _unsorted(self):
         """The training rows in index order with a zero projection axis: knn_sorted then scans
@@ -128,21 +165,18 @@ class PatternModel:
         """(N, k) intp indices (into this pattern's training rows) of the k nearest, nearest first."""
         if self.n_train <= BRUTE_MAX_ROWS:
             mod = kernel_module()
-            if len(F) >= SORT_MIN_TARGETS and self._sorted is None:
-                self._sorted = mod.projection_sort(np.ascontiguousarray(self.X.T))
-            layout = self._sorted if len(F) >= SORT_MIN_TARGETS else self._unsorted()
+            layout = self._sorted_layout(mod) if len(F) >= SORT_MIN_TARGETS else self._unsorted()
             return mod.knn_sorted(*layout, np.ascontiguousarray(F, dtype=np.float64), int(k),
                                   int(workers))
-        if self._tree is None:
-            self._tree = cKDTree(self.X, leafsize=self.leafsize, balanced_tree=False,
-                                 compact_nodes=False)
-        _, idx = self._tree.query(F, k=k, workers=workers)
+        _, idx = self._kdtree().query(F, k=k, workers=workers)
         return np.ascontiguousarray(np.asarray(idx, dtype=np.intp).reshape(len(F), k))
 
 
 class PatternIndex:
     """Training magnitudes (N, B) and labels, with one :class:`PatternModel` per pattern asked for,
-    built on first use and kept in a bounded LRU cache."""
+    built on first use and kept in a bounded LRU cache (thread-safe: lookups and insertions under
+    a lock; a model is built outside it, and if two threads build the same one the first stored
+    is kept and returned to both, so every caller of a pattern shares one model)."""
 
     def __init__(self, mags: np.ndarray, y: np.ndarray, max_cached: int = 64, leafsize: int = 32):
         self.mags = np.asarray(mags, dtype=np.float64)
@@ -152,6 +186,18 @@ class PatternIndex:
         self.max_cached = max_cached
         self.leafsize = leafsize
         self._cache: OrderedDict[int, PatternModel] = OrderedDict()
+        self._lock = threading.Lock()  # guards _cache
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]  # locks cannot be pickled
+        with self._lock:
+            state["_cache"] = OrderedDict(self._cache)  # a consistent snapshot
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def n_covering(self, code: int) -> int:
         """Training rows that have every band of ``code``."""
@@ -159,13 +205,20 @@ class PatternIndex:
 
     def model(self, code: int) -> PatternModel:
         code = int(code)
-        m = self._cache.get(code)
-        if m is None:
-            covers = (self.codes & np.int64(code)) == np.int64(code)
-            m = PatternModel(code, self.mags, self.y, covers, self.leafsize)
-            self._cache[code] = m
+        with self._lock:
+            m = self._cache.get(code)
+            if m is not None:
+                self._cache.move_to_end(code)
+                return m
+        # built outside the lock (a pure function of the training set), so that other patterns
+        # are served meanwhile
+        covers = (self.codes & np.int64(code)) == np.int64(code)
+        built = PatternModel(code, self.mags, self.y, covers, self.leafsize)
+        with self._lock:
+            m = self._cache.get(code)
+            if m is None:  # else another thread stored this pattern first: use its model
+                m = self._cache[code] = built
+            self._cache.move_to_end(code)
             while len(self._cache) > self.max_cached:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(code)
         return m
