@@ -1,8 +1,9 @@
-"""Photo-z accuracy of galfast's KLLR on the shared JWST catalogue and the bundled simulation.
+"""Photo-z accuracy of galfast's KLLR on the JWST spec-z catalogue and the bundled simulation.
 
     python bench/photoz_accuracy.py [--no-tune] [--seeds 10]
 
-1. The published protocol (../shared/data/jwst_specz/README.md): 4,605 complete rows, stratified
+1. The published protocol (galfast/data/README.md; the catalogue from
+   ``galfast.datasets.jwst_specz_path()``): 4,605 complete rows, stratified
    80/20 split per seed, metrics on the 921 test galaxies, for seeds 0–9: galfast's defaults and,
    unless --no-tune, hyperparameters tuned on each seed's training set (optuna TPE, 50 trials,
    5-fold CV, objective σ_NMAD + f_outlier).  The paper: mean σ_NMAD 0.018, outliers 3.5 %.
@@ -13,17 +14,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GALFAST_SHARED", REPO.parent / "shared"))
-CATALOGUE = SHARED / "data" / "jwst_specz" / "jwst_specz_catalog.ascii"
 
 
 def _fmt(m):
@@ -70,7 +65,8 @@ def protocol(phot, seeds, tune):
 def full_sample(phot, seed=0):
     from galfast.datasets import jwst_specz_protocol, stratified_split
     from galfast.metrics import photoz_metrics
-    from galfast.redshift import FLAG_MISSING_BANDS, FLAG_NO_ESTIMATE, KLLRPhotoZ
+    from galfast import flags
+    from galfast.redshift import KLLRPhotoZ
 
     p, _ = jwst_specz_protocol(phot, complete=False)
     mags, z = p.mag(), p.z
@@ -78,9 +74,9 @@ def full_sample(phot, seed=0):
     est = KLLRPhotoZ().fit(mags[tr], z[tr])
     r = est.predict_full(mags[te])
     print(f"== whole z ≤ 7 sample: {len(z)} rows ({len(te)} test, seed {seed}); "
-          f"{len(r['z'])} rows out, {int(np.sum(r['flags'] & FLAG_NO_ESTIMATE > 0))} without estimate")
+          f"{len(r['z'])} rows out, {int(np.sum(flags.has(r['flags'], 'no_estimate')))} without estimate")
     print("all test rows:          ", _fmt(photoz_metrics(r["z"], z[te], r["z_err"])))
-    miss = (r["flags"] & FLAG_MISSING_BANDS) > 0
+    miss = flags.has(r["flags"], "missing_bands")
     print(f"rows with missing bands ({int(miss.sum())}):", _fmt(photoz_metrics(r["z"][miss], z[te][miss],
                                                                        r["z_err"][miss])))
 
@@ -110,7 +106,7 @@ def main(argv=None) -> int:
     from galfast.datasets import load_jwst_specz
 
     warnings.simplefilter("ignore")
-    phot = load_jwst_specz(CATALOGUE)
+    phot = load_jwst_specz()   # galfast.datasets.jwst_specz_path(): bundled, or $GALFAST_SHARED
     protocol(phot, range(args.seeds), not args.no_tune)
     full_sample(phot)
     simulated()

@@ -2,14 +2,14 @@
 
     python bench/photoz_rss.py [--rows 10000000] [--chunk-rows 100000] [--keep]
 
-Writes a target file by resampling the shared catalogue's spec-z galaxies with 0.03 mag noise
+Writes a target file by resampling the JWST spec-z catalogue's galaxies
+(``galfast.datasets.jwst_specz_path()``) with 0.03 mag noise
 (missing bands kept), runs the CLI in a child process, and prints its peak RSS (getrusage of the
 child) and throughput.  Target: peak RSS < 2 GB.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import subprocess
 import sys
@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("GALFAST_SHARED", HERE.parent.parent / "shared"))
 BANDS = ["f435w", "f606w", "f814w", "f090w", "f115w", "f150w", "f200w", "f277w", "f356w", "f410m", "f444w"]
 
 
@@ -30,10 +28,11 @@ def make_files(d: Path, rows: int, block: int = 1_000_000):
     import pyarrow.parquet as pq
 
     from galfast.catalog import read_catalog, write_catalog
+    from galfast.datasets import jwst_specz_path
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = read_catalog(SHARED / "data" / "jwst_specz" / "jwst_specz_catalog.ascii", format="ascii")
+        t = read_catalog(jwst_specz_path())   # the bundled Parquet copy, or $GALFAST_SHARED's text file
     z = np.asarray(t["zspec"])
     t = t[(z != -99) & (z <= 7)]
     write_catalog(t, d / "train.fits", overwrite=True)
@@ -69,7 +68,7 @@ def main(argv=None) -> int:
     print(f"target file: {args.rows:,} rows, {(d / 'target.parquet').stat().st_size / 1e6:.0f} MB "
           f"(made in {time.perf_counter() - t0:.0f} s)", flush=True)
     cmd = [sys.executable, "-m", "galfast.cli", "photoz", "--train", str(d / "train.fits"),
-           "--target", str(d / "target.parquet"), "--bands", *BANDS, "--id-column", "id",
+           "--catalog", str(d / "target.parquet"), "--bands", *BANDS, "--id-column", "id",
            "--out", str(d / "out.parquet"), "--chunk-rows", str(args.chunk_rows), "--overwrite",
            "--no-progress"]
     t0 = time.perf_counter()

@@ -5,14 +5,14 @@
 Training set: the published protocol's 3,684 training galaxies (seed 0).  Targets: 100,000
 galaxies drawn from the catalogue's complete rows with 0.05 mag of noise added per band.
 galfast = ``KLLRPhotoZ.predict_full`` end to end (pattern grouping, neighbour search, compiled
-kernel) with $GALFAST_BENCH_THREADS threads (default 2); the baseline (bench/photoz_baseline.py)
-runs on a subset of targets and is quoted per object.  The machine may be shared: the ratio is
-the number to quote, the absolute rates move with the load.
+kernel) with $GALFAST_BENCH_THREADS threads (default 2); the baseline (the lean reference loop,
+tests/redshift/reference.py) runs on a subset of targets and is quoted per object.  The machine
+may be shared: the ratio is the number to quote, the absolute rates move with the load.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -20,15 +20,16 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("GALFAST_SHARED", HERE.parent.parent / "shared"))
 N_TARGETS = int(os.environ.get("GALFAST_BENCH_TARGETS", 100_000))
 
 
 def _baseline():
-    spec = importlib.util.spec_from_file_location("photoz_baseline", HERE / "photoz_baseline.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The lean per-object NumPy loop (tests/redshift/reference.py)."""
+    if str(HERE.parent / "tests") not in sys.path:
+        sys.path.insert(0, str(HERE.parent / "tests"))
+    from redshift import reference
+
+    return reference
 
 
 def setup(n_targets=N_TARGETS, seed=0):
@@ -37,7 +38,7 @@ def setup(n_targets=N_TARGETS, seed=0):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        phot = load_jwst_specz(SHARED / "data" / "jwst_specz" / "jwst_specz_catalog.ascii")
+        phot = load_jwst_specz()   # galfast.datasets.jwst_specz_path(): bundled, or $GALFAST_SHARED
     p, _ = jwst_specz_protocol(phot)
     mags, z = p.mag(), p.z
     tr, _ = stratified_split(z, seed=0)

@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
+import sys
 import tempfile
-import time
+from pathlib import Path
 
 import numpy as np
 
-
-def _time(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cores, interleaved_best, print_ratio_table, thread_limits  # noqa: E402
 
 
 def main(n_base: int = 300, n_fast: int = 16384, n_sim: int = 65536, rounds: int = 3) -> dict:
-    from threadpoolctl import threadpool_limits
-
     from galfast.bands import JWST_HST_BANDS
     from galfast.sim import Priors, simulate
     from galfast.sim.forward import (_cached_model, _kernel, bagpipes_components, import_bagpipes,
@@ -55,26 +50,31 @@ def main(n_base: int = 300, n_fast: int = 16384, n_sim: int = 65536, rounds: int
             mg.update(mc)
             mg.photometry
 
+    def one_thread(fn):
+        def run():
+            with thread_limits(1):
+                fn()
+        return run
+
     # interleaved rounds (the machine's load drifts), best time of each
-    best = {"base": np.inf, "fwd": np.inf, "sim1": np.inf, "sim2": np.inf}
-    for _ in range(rounds):
-        with threadpool_limits(1):
-            best["base"] = min(best["base"], _time(baseline))
-            best["fwd"] = min(best["fwd"], _time(lambda: fm.evaluate(params)))
-            best["sim1"] = min(best["sim1"], _time(
-                lambda: simulate(n_fast, bands, seed=1, progress=False, n_jobs=1)))
-        best["sim2"] = min(best["sim2"], _time(
-            lambda: simulate(n_sim, bands, seed=1, progress=False, n_jobs=2, chunk_rows=8192)))
-    base, fwd = n_base / best["base"], n_fast / best["fwd"]
-    sim1, sim2 = n_fast / best["sim1"], n_sim / best["sim2"]
+    best = interleaved_best({
+        "base": one_thread(baseline),
+        "fwd": one_thread(lambda: fm.evaluate(params)),
+        "sim1": one_thread(lambda: simulate(n_fast, bands, seed=1, progress=False, n_jobs=1)),
+        "sim2": lambda: simulate(n_sim, bands, seed=1, progress=False, n_jobs=2, chunk_rows=8192),
+    }, rounds)
+    rates = {"bagpipes model_galaxy.update loop (1 process)": n_base / best["base"],
+             "galfast forward model   (1 process)": n_fast / best["fwd"],
+             "galfast simulate        (1 process)": n_fast / best["sim1"],
+             "galfast simulate        (2 processes)": n_sim / best["sim2"]}
     backend = "compiled" if _kernel() is not None else "numpy"
-    print(f"simulator, 11 JWST+HST bands, delayed-tau, {os.cpu_count()} cores, kernel: {backend}")
-    print(f"  bagpipes model_galaxy.update loop (1 process): {base:10.0f} models/s "
-          f"({1e3 / base:.2f} ms/model)")
-    print(f"  galfast forward model   (1 process)          : {fwd:10.0f} models/s   ratio {fwd / base:6.1f}x")
-    print(f"  galfast simulate        (1 process)          : {sim1:10.0f} models/s   ratio {sim1 / base:6.1f}x")
-    print(f"  galfast simulate        (2 processes)        : {sim2:10.0f} models/s   ratio {sim2 / base:6.1f}x")
+    base_label = next(iter(rates))
+    print_ratio_table(f"simulator, 11 JWST+HST bands, delayed-tau, {cores()} cores, kernel: {backend} "
+                      f"(baseline {1e3 * best['base'] / n_base:.2f} ms/model)",
+                      rates, base_label, unit="models/s")
+    sim2 = n_sim / best["sim2"]
     print(f"  10^6 rows with 2 processes: ~{1e6 / sim2 / 60:.1f} min")
+    base, fwd, sim1 = (n_base / best["base"], n_fast / best["fwd"], n_fast / best["sim1"])
     return {"baseline": base, "forward": fwd, "simulate_1": sim1, "simulate_2": sim2}
 
 

@@ -193,7 +193,16 @@ def arrow_to_table(tab, schema=None) -> Table:
             meta = {}
         if meta.get(b"unit"):
             out[name].unit = u.Unit(meta[b"unit"].decode(), parse_strict="silent")
+        if meta.get(b"description"):
+            out[name].description = meta[b"description"].decode()
+    for key, value in (schema.metadata or {}).items():
+        if key not in _ARROW_INTERNAL_META:   # what CatalogWriter(meta=…) stored, as text
+            out.meta[key.decode(errors="replace")] = value.decode(errors="replace")
     return out
+
+
+#: schema metadata written by pandas / pyarrow themselves, not copied into Table.meta
+_ARROW_INTERNAL_META = (b"pandas", b"ARROW:schema", b"galfast_simulate")
 
 
 def write_catalog(table, path, format: str | None = None, overwrite: bool = False) -> Path:
@@ -219,8 +228,12 @@ def table_to_arrow(table: Table, schema=None):
             raise CatalogError(f"column {name!r} has shape {values.shape[1:]} per row; Parquet/CSV "
                                "outputs take one value per row and column")
         arr = pa.array(values, mask=np.asarray(col.mask) if masked else None)
-        meta = {"unit": col.unit.to_string()} if getattr(col, "unit", None) is not None else None
-        fields.append(pa.field(name, arr.type, metadata=meta))
+        meta = {}
+        if getattr(col, "unit", None) is not None:
+            meta["unit"] = col.unit.to_string()
+        if getattr(col, "description", None):
+            meta["description"] = str(col.description)
+        fields.append(pa.field(name, arr.type, metadata=meta or None))
         arrays.append(arr)
     out = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     if schema is not None and out.schema != schema:

@@ -8,8 +8,8 @@ and ``--no-progress`` (``--quiet`` kept as an alias).
 """
 from __future__ import annotations
 
-__all__ = ["add_catalog_options", "add_output_options", "add_jobs_option", "add_seed_option",
-           "add_bands_option"]
+__all__ = ["add_catalog_options", "add_column_map_option", "add_output_options", "add_jobs_option",
+           "add_seed_option", "add_bands_option", "add_progress_option"]
 
 
 def add_bands_option(p, help_default: str = "every band column found") -> None:
@@ -22,21 +22,27 @@ def add_catalog_options(p, *, aliases=(), id_column: bool = True) -> None:
     """--catalog (with ``aliases``), --column-map, --id-column."""
     p.add_argument("--catalog", *aliases, dest="catalog", required=True, metavar="FILE",
                    help="catalogue to process (Parquet, CSV, FITS, ECSV or whitespace ASCII)")
-    p.add_argument("--column-map", nargs="+", default=None, metavar="COLUMN=BAND",
-                   help="catalogue columns whose names are not band names, e.g. "
-                        "FLUX_444=F444W (the error column is COLUMN_err)")
+    add_column_map_option(p)
     if id_column:
         p.add_argument("--id-column", default="auto",
                        help="column copied to the output 'id' (default: id/ID/Id/objid/object_id "
                             "if present, else the row number counted from 0)")
 
 
-def add_output_options(p, *, chunk_rows: int = 100_000) -> None:
-    """--out, --keep-columns, --chunk-rows, --overwrite, --no-resume, --no-progress."""
+def add_column_map_option(p, what: str = "catalogue") -> None:
+    p.add_argument("--column-map", nargs="+", default=None, metavar="COLUMN=BAND",
+                   help=f"{what} columns whose names are not band names, e.g. "
+                        "FLUX_444=F444W (the error column is COLUMN_err)")
+
+
+def add_output_options(p, *, chunk_rows: int = 100_000, keep_columns: bool = True) -> None:
+    """--out, --keep-columns (unless not ``keep_columns``), --chunk-rows, --overwrite,
+    --no-resume, --no-progress."""
     p.add_argument("--out", required=True, metavar="FILE",
                    help="output catalogue: .parquet/.csv written chunk by chunk; .fits/.ecsv at the end")
-    p.add_argument("--keep-columns", nargs="+", default=(), metavar="COLUMN",
-                   help="input columns copied to the output (e.g. ra dec)")
+    if keep_columns:
+        p.add_argument("--keep-columns", nargs="+", default=(), metavar="COLUMN",
+                       help="input columns copied to the output (e.g. ra dec)")
     p.add_argument("--chunk-rows", type=int, default=chunk_rows,
                    help=f"rows per chunk (default {chunk_rows})")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

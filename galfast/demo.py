@@ -14,11 +14,9 @@ __all__ = ["run_demo", "SECTIONS", "register"]
 
 
 def catalogue_section(table, outdir: Path) -> str:
-    """Colour–redshift diagram and distributions of the simulated truths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Colour–redshift diagram and distributions of the simulated truths (figures built with
+    ``matplotlib.figure.Figure`` and ``savefig``: no pyplot state, no backend change)."""
+    from matplotlib.figure import Figure
 
     from .bands import JWST_HST_BANDS
     from .photometry import Photometry
@@ -26,7 +24,8 @@ def catalogue_section(table, outdir: Path) -> str:
     phot = Photometry.from_table(table, JWST_HST_BANDS, id_column="id", z_column="z")
     mag = phot.mag()
     z = phot.z
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
     pairs = [("jwst_f150w", "jwst_f277w"), ("acs_wfc_f606w", "jwst_f090w")]
     for ax, (b1, b2) in zip(axes, pairs):
         c = mag[:, phot.bands.index(b1)] - mag[:, phot.bands.index(b2)]
@@ -37,17 +36,16 @@ def catalogue_section(table, outdir: Path) -> str:
     fig.suptitle(f"bundled demo catalogue: {len(table):,} simulated galaxies")
     fig.tight_layout()
     fig.savefig(outdir / "colour_redshift.png", dpi=110)
-    plt.close(fig)
 
     truths = [c for c in ("z", "log_mstar", "log_sfr", "av", "age_mw", "log_zmet") if c in table.colnames]
-    fig, axes = plt.subplots(1, len(truths), figsize=(3 * len(truths), 3))
+    fig = Figure(figsize=(3 * len(truths), 3))
+    axes = fig.subplots(1, len(truths))
     for ax, name in zip(np.atleast_1d(axes), truths):
         v = np.asarray(table[name], dtype=float)
         ax.hist(v[np.isfinite(v)], bins=40, color="0.3")
         ax.set_xlabel(name)
     fig.tight_layout()
     fig.savefig(outdir / "property_distributions.png", dpi=110)
-    plt.close(fig)
 
     det = phot.detected.mean(axis=0)
     lines = ["## Catalogue", "", f"{len(table):,} galaxies, {phot.n_bands} bands, "

@@ -120,7 +120,13 @@ class CatalogWriter:
             from .catalog import FORMATS
 
             kw = {"delimiter": " "} if self.fmt == "ascii" else {}
-            out.write(self._tmp, format=FORMATS[self.fmt][0], overwrite=True, **kw)
+            import warnings
+
+            from astropy.io.fits.verify import VerifyWarning
+
+            with warnings.catch_warnings():   # meta keys longer than 8 characters: HIERARCH cards
+                warnings.simplefilter("ignore", VerifyWarning)
+                out.write(self._tmp, format=FORMATS[self.fmt][0], overwrite=True, **kw)
         os.replace(self._tmp, self.path)
         return self.path
 
@@ -146,6 +152,9 @@ class CatalogWriter:
         return False
 
 
+_PART_META = b"galfast_part_meta"
+
+
 class PartStore:
     """Numbered chunks of one output, each written atomically as ``part_NNNNNN.parquet`` under
     ``<destination>.parts/`` beside a ``manifest.json`` of the run's arguments.
@@ -164,6 +173,8 @@ class PartStore:
         self.manifest = json.loads(json.dumps(manifest, default=str))
         self.done: dict[int, int] = {}
         mpath = self.dir / "manifest.json"
+        if self.dir.exists() and not any(self.dir.glob("part_*.parquet")):
+            shutil.rmtree(self.dir)     # a run that failed before its first part: nothing to keep
         if self.dir.exists():
             try:
                 old = json.loads(mpath.read_text())
@@ -197,7 +208,14 @@ class PartStore:
 
         from .catalog import table_to_arrow
 
-        arrow = table if isinstance(table, pa.Table) else table_to_arrow(table)
+        if isinstance(table, pa.Table):
+            arrow = table
+        else:
+            arrow = table_to_arrow(table)
+            meta = {k: v for k, v in table.meta.items() if k != "source"}
+            if meta:   # the model's table meta (model kind, bands …), joined into the output
+                arrow = arrow.replace_schema_metadata(
+                    {**(arrow.schema.metadata or {}), _PART_META: json.dumps(meta, default=str).encode()})
         tmp = self.dir / f".part_{int(i):06d}.tmp{os.getpid()}"
         pq.write_table(arrow, tmp, compression="zstd")
         os.replace(tmp, self.part_path(i))
@@ -210,9 +228,14 @@ class PartStore:
         missing = [i for i in range(n_parts) if i not in self.done]
         if missing:
             raise GalfastError(f"{self.dir}: parts {missing[:5]} were never written")
-        with CatalogWriter(self.destination, format=format, overwrite=True, meta=meta) as writer:
+        first = pq.read_schema(self.part_path(0)).metadata or {} if n_parts else {}
+        joined = json.loads(first[_PART_META]) if _PART_META in first else {}
+        joined.update(meta or {})
+        with CatalogWriter(self.destination, format=format, overwrite=True, meta=joined) as writer:
             for i in range(n_parts):
-                writer.write(pq.read_table(self.part_path(i)))
+                part = pq.read_table(self.part_path(i))
+                writer.write(part.replace_schema_metadata(
+                    {k: v for k, v in (part.schema.metadata or {}).items() if k != _PART_META} or None))
         shutil.rmtree(self.dir)
         return self.destination
 

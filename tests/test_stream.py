@@ -171,3 +171,31 @@ def test_part_store_detects_a_half_written_part(tmp_path):
     store.part_path(1).write_bytes(b"PAR1 half")
     again = PartStore(tmp_path / "o.parquet", {"x": 1})
     assert again.done == {0: 2} and not again.part_path(1).exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".fits", ".ecsv"])
+def test_model_meta_and_column_descriptions_reach_the_output_file(tmp_path, suffix):
+    class Described(ColourModel):
+        def predict_table(self, phot):
+            t = super().predict_table(phot)
+            t["flags"].description = flags.column_description([flags.MISSING_BANDS])
+            t.meta["galfast_model"] = "tests.Colour"
+            t.meta["bands"] = list(BANDS)
+            return t
+
+    src = write_catalog(_catalog(n=30), tmp_path / "in.parquet")
+    stream(Described(), src, tmp_path / f"o{suffix}", chunk_rows=10, progress=False)
+    back = read_catalog(tmp_path / f"o{suffix}")
+    meta = {k.lower(): v for k, v in back.meta.items()}
+    assert meta["galfast_model"] == "tests.Colour"
+    assert "jwst_f444w" in str(meta["bands"])
+    if suffix != ".fits":
+        assert back["flags"].description == "galfast.flags bits: 32 missing_bands"
+
+
+def test_a_run_that_failed_before_its_first_part_does_not_block_the_corrected_rerun(tmp_path):
+    src = write_catalog(_catalog(n=30), tmp_path / "in.parquet")
+    with pytest.raises(KeyboardInterrupt):
+        stream(ColourModel(fail_after=0), src, tmp_path / "o.parquet", progress=False)
+    r = stream(ColourModel(), src, tmp_path / "o.parquet", progress=False, keep_columns=["ra"])
+    assert r["rows"] == 30

@@ -1,207 +1,174 @@
-"""``galfast photoz``: fit (or load) a KLLR photo-z model and stream a target catalogue through it.
+"""``galfast photoz``: fit (or load) a KLLR photo-z model and stream a catalogue through it.
 
-    galfast photoz --train specz.fits --target survey.parquet --bands F090W F150W F277W F444W \\
-        --z-column zspec --out photoz.parquet [--tune] [--plot] [--chunk-rows 200000]
+    galfast photoz --train specz.fits --catalog survey.parquet --bands jwst_hst \\
+        --z-column zspec --out photoz.parquet [--save-model photoz.safetensors] [--tune] [--plot]
 
-One output row per input row, in input order, with the ids kept: ``id, z_phot, z_phot_err, flags,
-n_bands_used, n_neighbours`` (flags: see ``galfast.redshift.engine``; bits ≥ 16 = bands used).
-Parquet and CSV outputs are written chunk by chunk (bounded memory); other formats at the end.
+One output row per input row, in input order, with the ids kept (the catalogue's id column, else
+the row number counted across chunks): ``id, z_phot, z_phot_err, flags, bands_used,
+n_bands_used, n_neighbours`` (:meth:`KLLRPhotoZ.predict_table`).  ``flags`` holds the bits of
+:mod:`galfast.flags`; ``bands_used`` is the bitmask of the bands each row used (bit j = band j of
+the model's bands, by wavelength).  The catalogue goes through :func:`galfast.stream.stream`:
+Parquet and CSV outputs are written chunk by chunk (bounded memory), FITS/ECSV at the end, and an
+interrupted run started again with the same arguments resumes.  Models are saved as one
+``.safetensors`` file (:mod:`galfast.modelfile`).
 """
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
+
+from .estimator import OUTPUT_COLUMNS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["register", "run_photoz", "OUTPUT_COLUMNS"]
 
-OUTPUT_COLUMNS = ("id", "z_phot", "z_phot_err", "flags", "n_bands_used", "n_neighbours")
+
+def _present_map(column_map, colnames):
+    """The entries of a column map whose column this table has (one map serves the training
+    file and the catalogue; each may hold only some of its columns)."""
+    if not column_map:
+        return None
+    return {c: b for c, b in column_map.items() if c in colnames} or None
 
 
-class _Writer:
-    """Append tables to a catalogue file: streamed for Parquet/CSV, collected otherwise."""
-
-    def __init__(self, path: Path, overwrite: bool):
-        from ..catalog import guess_format
-
-        self.path = Path(path)
-        self.fmt = guess_format(self.path)
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} exists; pass --overwrite to replace it")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._pq = None
-        self._csv = None
-        self._parts = []
-
-    def write(self, table):
-        if self.fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            from ..catalog import table_to_arrow
-
-            arrow = table_to_arrow(table)
-            if self._pq is None:
-                self._pq = pq.ParquetWriter(self.path, arrow.schema, compression="zstd")
-            self._pq.write_table(arrow)
-        elif self.fmt == "csv":
-            import pyarrow.csv as pcsv
-
-            from ..catalog import table_to_arrow
-
-            arrow = table_to_arrow(table)
-            if self._csv is None:
-                self._fh = open(self.path, "wb")
-                self._csv = pcsv.CSVWriter(self._fh, arrow.schema)
-            self._csv.write_table(arrow)
-        else:
-            self._parts.append(table)
-
-    def close(self):
-        if self._pq is not None:
-            self._pq.close()
-        if self._csv is not None:
-            self._csv.close()
-            self._fh.close()
-        if self._parts:
-            from astropy.table import vstack
-
-            from ..catalog import write_catalog
-
-            write_catalog(vstack(self._parts), self.path, overwrite=True)
-
-
-def _photometry(table, bands, id_column, z_column, source):
-    from ..photometry import Photometry
-
-    return Photometry.from_table(table, bands, id_column=id_column, z_column=z_column, source=source)
-
-
-def _output_table(ids, r):
-    from astropy.table import Table
-
-    t = Table()
-    t["id"] = ids
-    t["z_phot"] = r["z"]
-    t["z_phot_err"] = r["z_err"]
-    t["flags"] = r["flags"]
-    t["n_bands_used"] = r["n_bands_used"]
-    t["n_neighbours"] = r["n_neighbours"]
-    return t
-
-
-def run_photoz(train=None, target=None, bands=None, out=None, *, z_column="zspec", id_column="auto",
-               target_z_column=None, chunk_rows=100_000, tune=False, n_trials=50, random_state=0,
-               k=None, lam=None, gamma=None, model=None, save_model=None, plot=False,
-               threads=None, overwrite=False, progress=True) -> dict:
-    """The work of ``galfast photoz``; returns a summary dict (rows, seconds, model path…)."""
-    from tqdm.auto import tqdm
-
-    from ..catalog import catalog_rows, iter_catalog, read_catalog
+def _fitted_model(*, train, bands, z_column, column_map, k, lam, gamma, tune, n_trials,
+                  random_state, n_jobs):
+    """A KLLRPhotoZ fitted on the training catalogue (tuned first with ``tune``)."""
+    from ..catalog import read_catalog
     from ..errors import CatalogError
+    from ..photometry import Photometry
     from .estimator import KLLRPhotoZ
 
-    if target is None or out is None:
-        raise CatalogError("--target and --out are required")
-    t0 = time.perf_counter()
+    if train is None:
+        raise CatalogError("give --train (a catalogue with spectroscopic redshifts) or --model")
+    table = read_catalog(train)
+    phot = Photometry.from_table(table, bands, column_map=_present_map(column_map, table.colnames),
+                                 id_column=None, z_column=z_column)
+    est = KLLRPhotoZ(k=k, lam=lam, gamma=gamma, n_jobs=n_jobs)
+    if tune:
+        from .tuning import tune_kllr
+
+        res = tune_kllr(phot, n_trials=n_trials, random_state=random_state,
+                        fixed={"k": k, "lam": lam, "gamma": gamma}, n_jobs=n_jobs)
+        log.info("tuned: %s (objective %.4f)", res.best_params, res.best_value)
+        est.set_params(**res.best_params)
+    return est.fit(phot)
+
+
+def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zspec",
+               target_z_column=None, column_map=None, id_column="auto", keep_columns=(),
+               missing_bands="error", chunk_rows=100_000, tune=False, n_trials=50, random_state=0,
+               k=None, lam=None, gamma=None, save_model=None, plot=False, n_jobs=None,
+               overwrite=False, resume=True, progress=True) -> dict:
+    """The work of ``galfast photoz`` (keyword names as its options): fit on ``train`` or load
+    ``model``, then :func:`galfast.stream.stream` ``catalog`` into ``out``.  Returns stream's
+    summary plus ``params`` (k, λ, γ), and ``plot`` (the PNG) with ``plot``."""
+    from ..bands import sort_bands
+    from ..errors import BandError
+    from ..photometry import Photometry, parse_column_map
+    from ..stream import stream
+    from .estimator import KLLRPhotoZ, _check_missing_bands, bands_in_table
+
+    _check_missing_bands(missing_bands)
+    column_map = parse_column_map(column_map)
     if model is not None:
         est = KLLRPhotoZ.load(model)
-        if threads is not None:
-            est.set_params(n_jobs=threads)
-        if bands is None:
-            bands = list(est.bands_) if est.bands_ is not None else None
+        est.set_params(n_jobs=n_jobs)
+        if bands is not None and est.bands_ is not None and tuple(sort_bands(bands)) != est.bands_:
+            raise BandError(f"--bands {list(bands)} differ from the bands of the model {model} "
+                            f"({list(est.bands_)}); leave --bands out to use the model's")
     else:
-        if train is None:
-            raise CatalogError("give --train (a catalogue with spectroscopic redshifts) or --model")
-        tab = read_catalog(train)
-        phot = _photometry(tab, bands, None, z_column, str(train))  # training ids unused
-        if bands is None:
-            bands = list(phot.bands)
-        mags, z = phot.mag(), phot.z
-        est = KLLRPhotoZ(k=k, lam=lam, gamma=gamma, n_jobs=threads)
-        if tune:
-            from .tuning import tune_kllr
-
-            res = tune_kllr(mags, z, n_trials=n_trials, random_state=random_state,
-                            fixed={"k": k, "lam": lam, "gamma": gamma}, n_jobs=threads)
-            log.info("tuned: %s (objective %.4f)", res.best_params, res.best_value)
-            est.set_params(**res.best_params)
-        est.fit(mags, z, bands=phot.bands)
-        bands = list(phot.bands)
+        est = _fitted_model(train=train, bands=bands, z_column=z_column, column_map=column_map,
+                            k=k, lam=lam, gamma=gamma, tune=tune, n_trials=n_trials,
+                            random_state=random_state, n_jobs=n_jobs)
     if save_model is not None:
         est.save(save_model)
-    n_rows = catalog_rows(target)
-    writer = _Writer(Path(out), overwrite)
-    zs_all, zp_all, ze_all = [], [], []
-    done = 0
-    try:
-        with tqdm(total=n_rows, unit="obj", desc="galfast photoz", disable=not progress) as bar:
-            for chunk in iter_catalog(target, chunk_rows=chunk_rows):
-                phot = _photometry(chunk, bands, id_column, target_z_column, str(target))
-                r = est.predict_full(phot.mag(), bands=phot.bands if est.bands_ is not None else None)
-                writer.write(_output_table(phot.ids, r))
-                if plot and target_z_column is not None:
-                    zs_all.append(phot.z)
-                    zp_all.append(r["z"])
-                    ze_all.append(r["z_err"])
-                done += len(phot)
-                bar.update(len(phot))
-    finally:
-        writer.close()
-    summary = {"rows": done, "seconds": time.perf_counter() - t0, "out": str(out),
-               "params": {"k": est.k_, "lam": est.lam_, "gamma": est.gamma_}}
-    if plot:
-        from .plots import plot_photoz
+    if est.bands_ is None:
+        raise BandError(f"the model {model} has no band names; refit it on a catalogue")
 
-        if zs_all:
-            zs, zp, ze = (np.concatenate(a) for a in (zs_all, zp_all, ze_all))
+    def read(chunk, row_offset):
+        cmap = _present_map(column_map, chunk.colnames)
+        use = est.bands_ if missing_bands == "error" else bands_in_table(chunk, est.bands_, cmap)
+        return Photometry.from_table(chunk, use, column_map=cmap, id_column=id_column,
+                                     z_column=target_z_column, row_offset=row_offset)
+
+    collected = []
+
+    def on_chunk(phot, table):
+        collected.append((phot.z, np.asarray(table["z_phot"]), np.asarray(table["z_phot_err"])))
+
+    want_plot = plot and target_z_column is not None
+    if plot and not want_plot:
+        log.warning("--plot needs the catalogue's true redshifts: pass --target-z-column")
+    config = {"id_column": id_column, "column_map": column_map, "target_z_column": target_z_column,
+              "missing_bands": missing_bands}
+    summary = stream(est, catalog, out, read=read,
+                     predict=lambda phot: est.predict_table(phot, missing_bands=missing_bands),
+                     chunk_rows=chunk_rows, keep_columns=keep_columns, progress=progress,
+                     overwrite=overwrite, resume=resume, config=config,
+                     on_chunk=on_chunk if want_plot else None, desc="galfast photoz")
+    summary["params"] = {"k": est.k_, "lam": est.lam_, "gamma": est.gamma_}
+    if want_plot:
+        if summary["resumed_chunks"]:
+            log.warning("the plot shows the %d chunks computed in this run, not the %d resumed",
+                        summary["chunks"] - summary["resumed_chunks"], summary["resumed_chunks"])
+        if collected:
+            from .plots import plot_photoz
+
+            zs, zp, ze = (np.concatenate(a) for a in zip(*collected))
             png = Path(out).with_suffix(".png")
-            plot_photoz(zp, zs, png, z_err=ze, title=f"galfast photoz: {Path(target).name}")
+            plot_photoz(zp, zs, png, z_err=ze, title=f"galfast photoz: {Path(catalog).name}")
             summary["plot"] = str(png)
-        else:
-            log.warning("--plot needs the target's true redshifts: pass --target-z-column")
     return summary
 
 
 def _run(args) -> int:
-    summary = run_photoz(args.train, args.target, args.bands, args.out, z_column=args.z_column,
-                         id_column=args.id_column, target_z_column=args.target_z_column,
-                         chunk_rows=args.chunk_rows, tune=args.tune, n_trials=args.n_trials,
-                         random_state=args.seed, k=args.k, lam=args.lam, gamma=args.gamma,
-                         model=args.model, save_model=args.save_model, plot=args.plot,
-                         threads=args.threads, overwrite=args.overwrite,
-                         progress=not args.no_progress)
+    summary = run_photoz(
+        catalog=args.catalog, out=args.out, train=args.train, model=args.model, bands=args.bands,
+        z_column=args.z_column, target_z_column=args.target_z_column, column_map=args.column_map,
+        id_column=args.id_column, keep_columns=args.keep_columns, missing_bands=args.missing_bands,
+        chunk_rows=args.chunk_rows, tune=args.tune, n_trials=args.n_trials, random_state=args.seed,
+        k=args.k, lam=args.lam, gamma=args.gamma, save_model=args.save_model, plot=args.plot,
+        n_jobs=args.jobs, overwrite=args.overwrite, resume=args.resume,
+        progress=not args.no_progress)
+    p = summary["params"]
+    resumed = f", {summary['resumed_chunks']} chunks resumed" if summary["resumed_chunks"] else ""
     print(f"galfast photoz: {summary['rows']:,} rows → {summary['out']} in {summary['seconds']:.1f} s "
-          f"(k={summary['params']['k']}, λ={summary['params']['lam']:.4g}, γ={summary['params']['gamma']:.4g})"
+          f"(k={p['k']}, λ={p['lam']:.4g}, γ={p['gamma']:.4g}{resumed})"
           + (f"; plot {summary['plot']}" if "plot" in summary else ""))
     return 0
 
 
 def register(subparsers) -> None:
+    from ..cli_options import (add_bands_option, add_catalog_options, add_jobs_option,
+                               add_output_options, add_seed_option)
+
     p = subparsers.add_parser("photoz", help="photometric redshifts by kernelised local linear regression",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--train", help="training catalogue with spectroscopic redshifts")
-    p.add_argument("--target", required=True, help="catalogue to predict (any supported format)")
-    p.add_argument("--out", required=True, help="output catalogue (.parquet/.csv stream; .fits/.ecsv …)")
-    p.add_argument("--bands", nargs="+", default=None,
-                   help="band names or aliases (default: every band column of the training file)")
+    add_catalog_options(p, aliases=("--target",))
+    add_output_options(p, chunk_rows=100_000)
+    p.add_argument("--train", help="training catalogue with spectroscopic redshifts (or --model)")
+    p.add_argument("--model", default=None, metavar="FILE",
+                   help="use this saved model (e.g. photoz.safetensors) instead of --train")
+    p.add_argument("--save-model", default=None, metavar="FILE",
+                   help="save the fitted model to this file (name it *.safetensors)")
+    add_bands_option(p, help_default="every band column of the training file (with --model: its bands)")
     p.add_argument("--z-column", default="zspec", help="training redshift column (default zspec)")
-    p.add_argument("--target-z-column", default=None, help="true redshifts in the target (for --plot)")
-    p.add_argument("--id-column", default="auto", help="id column (default: id/ID if present, else row number)")
-    p.add_argument("--chunk-rows", type=int, default=100_000, help="target rows per chunk (default 100000)")
+    p.add_argument("--target-z-column", default=None,
+                   help="true redshifts in --catalog (for --plot)")
+    p.add_argument("--missing-bands", choices=("error", "mask"), default="error",
+                   help="model bands the catalogue has no column for: 'error' (default) or 'mask' "
+                        "(served as not observed, rows flagged missing_bands)")
     p.add_argument("--tune", action="store_true", help="tune k, λ, γ by Bayesian optimisation first")
     p.add_argument("--n-trials", type=int, default=50, help="tuning trials (default 50)")
-    p.add_argument("--seed", type=int, default=0, help="random state of the tuning (default 0)")
+    add_seed_option(p)
     p.add_argument("--k", type=int, default=None, help="neighbours per target")
     p.add_argument("--lam", type=float, default=None, help="ridge regularisation λ")
     p.add_argument("--gamma", type=float, default=None, help="RBF width γ")
-    p.add_argument("--model", default=None, help="use this saved model (.npz) instead of --train")
-    p.add_argument("--save-model", default=None, help="save the fitted model to this .npz")
-    p.add_argument("--plot", action="store_true", help="write z_phot vs z_spec PNG beside --out")
-    p.add_argument("--threads", type=int, default=None, help="threads (default $OMP_NUM_THREADS or all cores)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--plot", action="store_true",
+                   help="write a z_phot vs z_spec PNG beside --out (needs --target-z-column)")
+    add_jobs_option(p)
     p.set_defaults(func=_run)

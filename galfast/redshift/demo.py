@@ -11,11 +11,11 @@ __all__ = ["photoz_section"]
 
 def photoz_section(table, outdir: Path) -> str:
     """Train on 80 % of the catalogue (stratified on z), predict the rest, report metrics + PNG."""
+    from .. import flags
     from ..bands import JWST_HST_BANDS
     from ..datasets import stratified_split
     from ..metrics import photoz_metrics
     from ..photometry import Photometry
-    from .engine import FLAG_EXTRAPOLATION, FLAG_MISSING_BANDS, FLAG_NO_ESTIMATE
     from .estimator import KLLRPhotoZ
     from .plots import plot_photoz
 
@@ -23,14 +23,14 @@ def photoz_section(table, outdir: Path) -> str:
     bands = [b for b in JWST_HST_BANDS if b in table.colnames] or None
     phot = Photometry.from_table(table, bands, id_column="id" if "id" in table.colnames else None,
                                  z_column="z")
-    mags, z = phot.mag(), phot.z
+    z = phot.z
     tr, te = stratified_split(z, seed=0)
     t0 = time.perf_counter()
-    est = KLLRPhotoZ().fit(mags[tr], z[tr])
-    r = est.predict_full(mags[te])
+    est = KLLRPhotoZ().fit(phot.select(tr))
+    r = est.predict_full(phot.select(te))
     dt = time.perf_counter() - t0
     m = photoz_metrics(r["z"], z[te], r["z_err"])
-    miss = (r["flags"] & FLAG_MISSING_BANDS) > 0
+    miss = flags.has(r["flags"], "missing_bands")
     mm = photoz_metrics(r["z"][miss], z[te][miss]) if miss.any() else None
     plot_photoz(r["z"], z[te], outdir / "photoz.png", z_err=r["z_err"],
                 title=f"KLLR photo-z, simulated catalogue ({len(te):,} test galaxies)")
@@ -49,7 +49,7 @@ def photoz_section(table, outdir: Path) -> str:
         lines.append(f"| with missing bands | {mm['n']:,} | {mm['sigma_nmad']:.4f} | "
                      f"{100 * mm['outlier_fraction']:.2f} % | {mm['bias']:+.4f} | | {mm['n_missing']} |")
     lines += ["", f"Extrapolating targets (outside their neighbours' colour box): "
-              f"{100 * np.mean((r['flags'] & FLAG_EXTRAPOLATION) > 0):.1f} %; without an estimate: "
-              f"{int(np.sum((r['flags'] & FLAG_NO_ESTIMATE) > 0))}.", "",
+              f"{100 * np.mean(flags.has(r['flags'], 'extrapolation')):.1f} %; without an estimate: "
+              f"{int(np.sum(flags.has(r['flags'], 'no_estimate')))}.", "",
               "![photo-z](photoz.png)", ""]
     return "\n".join(lines)

@@ -3,65 +3,54 @@ bands, find their neighbours once, then run the compiled kernel (``galfast._ext.
 
 Neighbour lists are computed for a ``k_max`` and reused for any k ≤ k_max (the tree returns them
 nearest first), which is what makes tuning cheap: one query per fold, one kernel call per trial.
+
+Flags: the bits are those of the one registry, :mod:`galfast.flags` (the column ``flags``,
+int64, the same in every galfast output).  The compiled kernel sets the first five
+(extrapolation, clipped_at_min, neighbours_clipped, no_estimate, mode_guard) itself, with the
+registry's values; this module adds missing_bands, few_neighbours, too_few_bands and
+bands_dropped, the estimator bad_value.  The bands each row was served from are *not* in the
+flags: :func:`prepare_groups` returns them as an int64 bitmask (band j of the model's bands, in
+wavelength order → bit j), the ``bands_used`` column of the output.  The ``FLAG_*`` names below
+are aliases of the registry's constants, kept for existing code.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import flags as _flags
 from .patterns import PatternIndex, PatternModel, kernel_module, pattern_codes, popcount
 
-__all__ = ["FLAG_EXTRAPOLATION", "FLAG_CLIPPED_AT_ZERO", "FLAG_NEIGHBOURS_CLIPPED",
-           "FLAG_NO_ESTIMATE", "FLAG_MODE_GUARD", "FLAG_MISSING_BANDS", "FLAG_FEW_NEIGHBOURS", "FLAG_TOO_FEW_BANDS",
-           "FLAG_BAD_VALUE", "FLAG_BANDS_DROPPED", "BANDS_SHIFT", "FLAG_NAMES", "default_threads", "Group",
-           "served_pattern", "prepare_groups", "predict_groups", "describe_flags"]
+__all__ = ["FLAG_EXTRAPOLATION", "FLAG_CLIPPED_AT_ZERO", "FLAG_CLIPPED_AT_MIN", "FLAG_NEIGHBOURS_CLIPPED",
+           "FLAG_NO_ESTIMATE", "FLAG_MODE_GUARD", "FLAG_MISSING_BANDS", "FLAG_FEW_NEIGHBOURS",
+           "FLAG_TOO_FEW_BANDS", "FLAG_BAD_VALUE", "FLAG_BANDS_DROPPED", "PHOTOZ_FLAGS", "FLAG_NAMES",
+           "Group", "served_pattern", "prepare_groups", "predict_groups", "describe_flags"]
 
-#: target outside the bounding box of its neighbours in some colour
-FLAG_EXTRAPOLATION = 1
-#: prediction was below z_min (0) and was clipped to it
-FLAG_CLIPPED_AT_ZERO = 2
-#: some neighbours had |residual| > clip·δ and were dropped before the refit
-FLAG_NEIGHBOURS_CLIPPED = 4
-#: no estimate (z, z_err NaN): too few bands, no training row with those bands, or a failed solve
-FLAG_NO_ESTIMATE = 8
-#: the mode guard dropped neighbours from another redshift mode (|Δz|/(1+z_med) > mode_window)
-FLAG_MODE_GUARD = 16
-#: some of the model's bands were not usable (not observed, not detected, or bad value)
-FLAG_MISSING_BANDS = 32
-#: fewer training rows have this pattern of bands than k; all of them were used
-FLAG_FEW_NEIGHBOURS = 64
-#: fewer than ``min_bands`` usable bands
-FLAG_TOO_FEW_BANDS = 128
-#: an input magnitude was ±inf or a sentinel (e.g. ±99) and was treated as missing
-FLAG_BAD_VALUE = 256
-#: the target had bands that too few training rows have; they were left out (see served_pattern)
-FLAG_BANDS_DROPPED = 512
-#: bits ≥ BANDS_SHIFT of the flags hold the bands used: band j (wavelength order) → bit 16 + j
-BANDS_SHIFT = 16
+# aliases of the registry's constants (galfast.flags defines every value once)
+FLAG_EXTRAPOLATION = _flags.EXTRAPOLATION
+FLAG_CLIPPED_AT_MIN = _flags.CLIPPED_AT_MIN
+FLAG_CLIPPED_AT_ZERO = _flags.CLIPPED_AT_MIN   # the old name: z_min is 0 by default
+FLAG_NEIGHBOURS_CLIPPED = _flags.NEIGHBOURS_CLIPPED
+FLAG_NO_ESTIMATE = _flags.NO_ESTIMATE
+FLAG_MODE_GUARD = _flags.MODE_GUARD
+FLAG_MISSING_BANDS = _flags.MISSING_BANDS
+FLAG_FEW_NEIGHBOURS = _flags.FEW_NEIGHBOURS
+FLAG_TOO_FEW_BANDS = _flags.TOO_FEW_BANDS
+FLAG_BAD_VALUE = _flags.BAD_VALUE
+FLAG_BANDS_DROPPED = _flags.BANDS_DROPPED
 
-FLAG_NAMES = {FLAG_EXTRAPOLATION: "extrapolation", FLAG_CLIPPED_AT_ZERO: "clipped_at_zero",
-              FLAG_NEIGHBOURS_CLIPPED: "neighbours_clipped", FLAG_NO_ESTIMATE: "no_estimate",
-              FLAG_MODE_GUARD: "mode_guard",
-              FLAG_MISSING_BANDS: "missing_bands", FLAG_FEW_NEIGHBOURS: "few_neighbours",
-              FLAG_TOO_FEW_BANDS: "too_few_bands", FLAG_BAD_VALUE: "bad_value",
-              FLAG_BANDS_DROPPED: "bands_dropped"}
+#: the registry bits a photo-z row can carry, in bit order
+PHOTOZ_FLAGS = (FLAG_EXTRAPOLATION, FLAG_CLIPPED_AT_MIN, FLAG_NEIGHBOURS_CLIPPED, FLAG_NO_ESTIMATE,
+                FLAG_MODE_GUARD, FLAG_MISSING_BANDS, FLAG_FEW_NEIGHBOURS, FLAG_TOO_FEW_BANDS,
+                FLAG_BAD_VALUE, FLAG_BANDS_DROPPED)
+#: value → registry name of those bits
+FLAG_NAMES = {v: _flags.FLAGS[v].name for v in PHOTOZ_FLAGS}
 
 
 def describe_flags(flag: int) -> list[str]:
-    """Names of the condition bits set in one flag value."""
-    return [name for bit, name in FLAG_NAMES.items() if int(flag) & bit]
-
-
-def default_threads() -> int:
-    """Threads for the kernel and tree queries: $OMP_NUM_THREADS if set, else os.cpu_count()."""
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    try:
-        n = int(env.split(",")[0]) if env else 0
-    except ValueError:
-        n = 0
-    return max(1, n or (os.cpu_count() or 1))
+    """Names of the bits set in one flags value (:func:`galfast.flags.describe`)."""
+    return _flags.describe(flag)
 
 
 @dataclass
@@ -98,7 +87,8 @@ def prepare_groups(index: PatternIndex, mags: np.ndarray, k_max: int, *, min_ban
                    threads: int = 1) -> tuple[list[Group], np.ndarray]:
     """Group target magnitudes (N, B; NaN = unusable) by pattern of usable bands, choose the
     bands each pattern is served from (:func:`served_pattern`) and query k_max neighbours once
-    per group.  Returns (groups, codes), codes the (N,) bitmask of the bands actually used."""
+    per group (``threads``: the effective n_jobs).  Returns (groups, codes), codes the (N,) int64
+    bitmask of the bands actually used (band j → bit j: the ``bands_used`` column)."""
     codes = pattern_codes(np.isfinite(mags))
     full = (1 << mags.shape[1]) - 1
     groups = []

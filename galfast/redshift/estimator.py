@@ -1,15 +1,27 @@
 """``KLLRPhotoZ``: kernelised local linear regression photo-z as a scikit-learn regressor.
 
 X is an (N, B) array of AB magnitudes in B bands ordered by wavelength, NaN where a band is not
-observed or not detected; y the spectroscopic redshifts.  Features are the colours between
-adjacent usable bands, standardised with the training rows that have those bands (see
-:mod:`galfast.redshift.patterns`); each target's k nearest neighbours in that space give a local
-kernel ridge fit (RBF kernel, Cholesky, 3σ clip and refit) in the compiled kernel
-``galfast._ext.kllr``.  Algorithm: Kalná, Begley & Donnan (2024), extended to missing bands.
+observed or not detected; y the spectroscopic redshifts.  Or, the galfast way, a
+:class:`~galfast.Photometry` (its bands and ``z``)::
+
+    est = KLLRPhotoZ().fit(train_phot)              # y = train_phot.z, bands = train_phot.bands
+    table = est.predict_table(target_phot)          # one row per input row, ids kept
+    est.save("photoz.safetensors")
+
+Features are the colours between adjacent usable bands, standardised with the training rows that
+have those bands (see :mod:`galfast.redshift.patterns`); each target's k nearest neighbours in
+that space give a local kernel ridge fit (RBF kernel, Cholesky, 3σ clip and refit) in the
+compiled kernel ``galfast._ext.kllr``.  Algorithm: Kalná, Begley & Donnan (2024), extended to
+missing bands.
+
+Output (:meth:`KLLRPhotoZ.predict_table`): ``id, z_phot, z_phot_err, flags, bands_used,
+n_bands_used, n_neighbours``.  ``flags`` (int64) holds bits of the one registry,
+:mod:`galfast.flags` (:data:`~galfast.redshift.engine.PHOTOZ_FLAGS` are those photo-z sets);
+``bands_used`` (int64) is a separate bitmask of the bands each row was served from (bit j = band j
+of ``bands_``, wavelength order), so a model holds at most :data:`MAX_BANDS` = 63 bands.
 """
 from __future__ import annotations
 
-import json
 import warnings
 import zipfile
 from pathlib import Path
@@ -18,13 +30,18 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .. import flags as _flags
 from .._version import __version__
 from ..errors import BandError, CatalogError, CatalogWarning, ModelFileError
-from .engine import (BANDS_SHIFT, FLAG_BAD_VALUE, default_threads, predict_groups,
-                     prepare_groups)
+from ..modelfile import ModelFileMixin
+from ..photometry import Photometry
+from ..validation import ParameterError, effective_n_jobs
+from . import engine
+from .engine import FLAG_BAD_VALUE, PHOTOZ_FLAGS
 from .patterns import PatternIndex, popcount
 
-__all__ = ["KLLRPhotoZ", "BandMismatchError", "DEFAULT_K", "DEFAULT_LAM", "DEFAULT_GAMMA", "SENTINELS", "MODEL_FORMAT"]
+__all__ = ["KLLRPhotoZ", "BandMismatchError", "TooManyBandsError", "DEFAULT_K", "DEFAULT_LAM",
+           "DEFAULT_GAMMA", "SENTINELS", "MODEL_FORMAT", "MAX_BANDS", "OUTPUT_COLUMNS", "bands_in_table"]
 
 #: defaults: tuned on the published protocol's training set (seed 0) with galfast.redshift.tuning
 DEFAULT_K = 20
@@ -33,12 +50,20 @@ DEFAULT_GAMMA = 0.1
 DEFAULT_MODE_WINDOW = 0.3
 #: magnitude values that mean "no measurement" besides NaN/±inf
 SENTINELS = (-99.0, 99.0)
+#: the model-file kind (galfast.modelfile)
 MODEL_FORMAT = "galfast.KLLRPhotoZ"
-_FORMAT_VERSION = 1
+#: most bands a model may have: ``bands_used`` is an int64 with one bit per band (bit 63 is the sign)
+MAX_BANDS = 63
+#: columns of :meth:`KLLRPhotoZ.predict_table`, in order
+OUTPUT_COLUMNS = ("id", "z_phot", "z_phot_err", "flags", "bands_used", "n_bands_used", "n_neighbours")
 
 
 class BandMismatchError(BandError, ValueError):
     """Train and target band lists differ in number (also a ValueError, as scikit-learn expects)."""
+
+
+class TooManyBandsError(BandError, ValueError):
+    """More bands than :data:`MAX_BANDS` (the ``bands_used`` bitmask holds one bit per band)."""
 
 
 def _clean_mags(X, sentinels, what: str):
@@ -52,24 +77,55 @@ def _clean_mags(X, sentinels, what: str):
     return X, bad
 
 
-def _check_band_order(bands, n_columns: int) -> tuple:
-    """Band names as given, after checking there is one per column and that they are known bands
-    in wavelength order (colours are taken between adjacent columns); BandError names them."""
-    from ..bands import resolve_band, sort_bands
+def _canonical(bands) -> tuple:
+    from ..bands import expand_bands, resolve_band
 
-    bands = tuple(str(b) for b in bands)
-    if len(bands) != n_columns:
-        raise BandError(f"{len(bands)} band names for {n_columns} magnitude columns")
-    canon = [resolve_band(b) for b in bands]
+    return tuple(resolve_band(b) for b in expand_bands(list(bands)))
+
+
+def _check_band_order(bands, n_columns: int) -> tuple:
+    """Canonical band names, after checking there is one per column and that they are known
+    bands in wavelength order (colours are taken between adjacent columns); BandError names them."""
+    from ..bands import sort_bands
+
+    given = [str(b) for b in bands]
+    canon = list(_canonical(given))
+    if len(canon) != n_columns:
+        raise BandError(f"{len(canon)} band names for {n_columns} magnitude columns")
     ordered = sort_bands(canon)
     if canon != ordered:
-        wrong = [b for b, c, o in zip(bands, canon, ordered) if c != o]
-        raise BandError(f"bands {list(bands)} are not in wavelength order (out of place: {wrong}); "
+        wrong = [b for b, c, o in zip(given, canon, ordered) if c != o]
+        raise BandError(f"bands {given} are not in wavelength order (out of place: {wrong}); "
                         f"order the magnitude columns as {ordered}")
-    return bands
+    return tuple(canon)
 
 
-class KLLRPhotoZ(RegressorMixin, BaseEstimator):
+def _check_missing_bands(missing_bands: str) -> str:
+    if missing_bands not in ("error", "mask"):
+        raise ParameterError(f"missing_bands must be 'error' or 'mask', got {missing_bands!r}")
+    return missing_bands
+
+
+def bands_in_table(table, bands, column_map=None) -> list:
+    """Those of ``bands`` that ``table`` has flux and error columns for (by name or through
+    ``column_map``, as :meth:`Photometry.from_table` finds them): the bands to read when the
+    others are to be served as not observed (``missing_bands="mask"``)."""
+    from ..photometry import _band_columns, parse_column_map
+
+    suffixes = Photometry.from_table.__kwdefaults__["err_suffixes"]
+    column_map = parse_column_map(column_map)
+    present = []
+    for b in bands:
+        try:
+            fc, ec = _band_columns(table.colnames, b, suffixes, column_map)
+        except CatalogError:
+            continue
+        if fc in table.colnames and ec in table.colnames:
+            present.append(b)
+    return present
+
+
+class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
     """Kernelised local linear regression photo-z (scikit-learn regressor).
 
     Parameters
@@ -86,16 +142,27 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
     clip : float
         Neighbours with |residual| > clip·δ are dropped and the fit repeated (paper: 3).
     z_min : float or None
-        Predictions below are clipped to it and flagged (redshift: 0; None disables).
+        Predictions below are clipped to it and flagged ``clipped_at_min`` (redshift: 0; None
+        disables).
     mode_window : float or None
         Mode guard (beyond the paper): neighbours with |z − z_med|/(1 + z_med) > mode_window, z_med
         the kernel-weighted median of the neighbours' z, are dropped before the fit, so that a
         neighbourhood mixing two redshift solutions follows the dominant one.  None: off (paper).
     min_bands : int
-        Targets with fewer usable bands get NaN and a flag.
+        Targets with fewer usable bands get NaN and the flags too_few_bands | no_estimate.
     n_jobs : int or None
-        Threads for tree queries and the kernel (None: $OMP_NUM_THREADS or all cores).
+        Threads for the neighbour search and the kernel: None = 1, −1 = every core this process
+        may use (:func:`galfast.validation.effective_n_jobs`).  Not saved with the model.
+
+    Attributes (fitted)
+    -------------------
+    bands_ : tuple of canonical band names (wavelength order) or None when fitted on an array
+        without ``bands``; ``n_features_in_``; ``k_``, ``lam_``, ``gamma_`` (the values used);
+    train_mags_, train_z_ : the usable training rows; ``n_excluded_`` : rows left out.
     """
+
+    MODEL_KIND = MODEL_FORMAT
+    STATE_VERSION = 1
 
     def __init__(self, k=None, lam=None, gamma=None, *, center=True, clip=3.0, z_min=0.0,
                  mode_window=DEFAULT_MODE_WINDOW, min_bands=2, n_jobs=None):
@@ -111,33 +178,49 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _threads(self) -> int:
-        return default_threads() if self.n_jobs is None else max(1, int(self.n_jobs))
+        """Threads this model runs with: ``effective_n_jobs(n_jobs)`` (None = 1, −1 = all cores)."""
+        return effective_n_jobs(self.n_jobs)
 
     def _check_params(self):
-        lam = DEFAULT_LAM if self.lam is None else float(self.lam)
-        gamma = DEFAULT_GAMMA if self.gamma is None else float(self.gamma)
+        try:
+            lam = DEFAULT_LAM if self.lam is None else float(self.lam)
+            gamma = DEFAULT_GAMMA if self.gamma is None else float(self.gamma)
+        except (TypeError, ValueError):
+            raise ParameterError(f"lam and gamma must be numbers, got {self.lam!r}, {self.gamma!r}") from None
         if not np.isfinite(lam) or lam < 0:
-            raise ValueError(f"lam must be a finite number ≥ 0, got {self.lam!r}")
+            raise ParameterError(f"lam must be a finite number ≥ 0, got {self.lam!r}")
         if not np.isfinite(gamma) or gamma <= 0:
-            raise ValueError(f"gamma must be a finite number > 0, got {self.gamma!r}")
-        if self.k is not None and (int(self.k) != self.k or int(self.k) < 1):
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+            raise ParameterError(f"gamma must be a finite number > 0, got {self.gamma!r}")
+        if self.k is not None and (isinstance(self.k, bool) or int(self.k) != self.k or int(self.k) < 1):
+            raise ParameterError(f"k must be a positive integer, got {self.k!r}")
         if not (self.clip > 0):
-            raise ValueError(f"clip must be > 0, got {self.clip!r}")
+            raise ParameterError(f"clip must be > 0, got {self.clip!r}")
         if self.mode_window is not None and not (float(self.mode_window) > 0):
-            raise ValueError(f"mode_window must be > 0 or None, got {self.mode_window!r}")
+            raise ParameterError(f"mode_window must be > 0 or None, got {self.mode_window!r}")
         if int(self.min_bands) < 2:
-            raise ValueError(f"min_bands must be ≥ 2 (one colour), got {self.min_bands!r}")
+            raise ParameterError(f"min_bands must be ≥ 2 (one colour), got {self.min_bands!r}")
+        effective_n_jobs(self.n_jobs)
         return lam, gamma
 
-    def fit(self, X, y, bands=None):
-        """Fit on magnitudes X (N, B; NaN = missing) and redshifts y (N,).
+    def fit(self, X, y=None, bands=None):
+        """Fit on magnitudes X (N, B; NaN = missing) and redshifts y (N,), or on a
+        :class:`~galfast.Photometry` (``y`` None: its ``z``; bands: its bands, or those of
+        ``bands`` selected from it).
 
         Training rows with a non-finite or sentinel (−99) redshift, or fewer than ``min_bands``
         usable bands, are excluded with a :class:`~galfast.CatalogWarning` giving the count;
         ±inf and sentinel (±99) magnitudes are treated as missing.  ``bands`` (names, wavelength
-        order) are stored and checked against those given to :meth:`predict`.
+        order) are stored as canonical names in ``bands_`` and checked against the targets'.
+        More than :data:`MAX_BANDS` bands: :class:`TooManyBandsError` (a ValueError).
         """
+        if isinstance(X, Photometry):
+            phot = X if bands is None else X.select_bands(bands)
+            if y is None:
+                if phot.z is None:
+                    raise ValueError("fit(photometry) needs redshifts: the Photometry has no z "
+                                     "(give z_column= to Photometry.from_table, or pass y)")
+                y = phot.z
+            X, bands = phot.mag(), phot.bands
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         lam, gamma = self._check_params()
@@ -146,6 +229,9 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
         if X.shape[1] < 2:
             raise ValueError(f"KLLRPhotoZ needs magnitudes in at least 2 bands (one colour); got "
                              f"{X.shape[1]} feature(s)")
+        if X.shape[1] > MAX_BANDS:
+            raise TooManyBandsError(f"KLLRPhotoZ takes at most {MAX_BANDS} bands (the bands_used "
+                                    f"column is an int64 with one bit per band); got {X.shape[1]}")
         y = column_or_1d(y, warn=True)
         try:
             y = np.asarray(y, dtype=np.float64)
@@ -178,14 +264,18 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
         else:
             k = int(self.k)
             if k > n_use:
-                raise ValueError(f"k={k} is larger than the usable training set ({n_use} rows)")
-        self.train_mags_ = np.ascontiguousarray(mags[keep])
-        self.train_z_ = np.ascontiguousarray(y[keep])
-        self.bands_ = bands
-        self.k_, self.lam_, self.gamma_ = k, lam, gamma
-        self.n_excluded_ = int(drop.sum())
-        self.index_ = PatternIndex(self.train_mags_, self.train_z_)
+                raise ParameterError(f"k={k} is larger than the usable training set ({n_use} rows)")
+        self._set_fitted(np.ascontiguousarray(mags[keep]), np.ascontiguousarray(y[keep]), bands,
+                         k, lam, gamma, int(drop.sum()))
         return self
+
+    def _set_fitted(self, mags, z, bands, k, lam, gamma, n_excluded):
+        self.n_features_in_ = mags.shape[1]
+        self.train_mags_, self.train_z_ = mags, z
+        self.bands_ = None if bands is None else tuple(bands)
+        self.k_, self.lam_, self.gamma_ = int(k), float(lam), float(gamma)
+        self.n_excluded_ = int(n_excluded)
+        self.index_ = PatternIndex(self.train_mags_, self.train_z_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -199,9 +289,9 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
     def _target_mags(self, X, bands):
         check_is_fitted(self, "index_")
         if bands is not None and self.bands_ is not None:
-            bands = tuple(str(b) for b in bands)
-            if bands != self.bands_:
-                raise BandError(f"target bands {list(bands)} differ from the training bands "
+            given = tuple(str(b) for b in bands)
+            if _canonical(given) != self.bands_:
+                raise BandError(f"target bands {list(given)} differ from the training bands "
                                 f"{list(self.bands_)} (same bands in the same wavelength order needed)")
         try:
             X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
@@ -213,24 +303,51 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
                                     f"bands{names}, in the same wavelength order") from None
         return _clean_mags(X, SENTINELS, "target")
 
-    def predict_full(self, X, bands=None, errors: bool = True) -> dict:
-        """Everything per target row, in input order: ``z``, ``z_err``, ``flags`` (int64; condition
-        bits, see :mod:`galfast.redshift.engine`, plus the bands used at bits ≥ 16),
-        ``n_bands_used`` and ``n_neighbours`` (after the clip).  A target whose bands fewer than
-        k training rows share is served from fewer bands (flag ``FLAG_BANDS_DROPPED``).  ``errors=False`` skips z_err
-        (NaN), which saves about a third of the kernel's time at large k."""
-        mags, bad = self._target_mags(X, bands)
+    def _photometry_mags(self, phot: Photometry, missing_bands: str):
+        """(N, B) magnitudes of a Photometry in the model's bands (NaN where unusable); bands the
+        photometry lacks: BandError naming them, or all-NaN columns with ``missing_bands="mask"``."""
+        check_is_fitted(self, "index_")
+        _check_missing_bands(missing_bands)
+        if self.bands_ is None:
+            raise BandError("this model was fitted on an array without band names, so it cannot "
+                            "match a Photometry's bands; fit it with bands=[…] or on a Photometry, "
+                            "or pass magnitudes (predict_full(X))")
+        lacking = [b for b in self.bands_ if b not in phot.bands]
+        if lacking and missing_bands != "mask":
+            raise BandError(f"the photometry lacks band(s) {lacking} that the model was trained on "
+                            f"(it has {list(phot.bands)}); pass missing_bands='mask' (command line: "
+                            "--missing-bands mask) to treat them as not observed")
+        m = phot.mag()
+        mags = np.full((len(phot), len(self.bands_)), np.nan)
+        for j, b in enumerate(self.bands_):
+            if b not in lacking:
+                mags[:, j] = m[:, phot.bands.index(b)]
+        return _clean_mags(mags, SENTINELS, "target")
+
+    def predict_full(self, X, bands=None, errors: bool = True, *, missing_bands: str = "error") -> dict:
+        """Everything per target row, in input order, as arrays: ``z``, ``z_err``, ``flags`` (int64,
+        :mod:`galfast.flags` bits), ``bands_used`` (int64; bit j = band j of the model's bands,
+        wavelength order), ``n_bands_used`` and ``n_neighbours`` (after the clip).
+
+        X : (N, B) magnitudes in the model's bands, or a :class:`~galfast.Photometry` (its bands
+            are matched to the model's by name; ``missing_bands`` as in :meth:`predict_table`).
+        A target whose bands fewer than k training rows share is served from fewer bands (flag
+        ``bands_dropped``).  ``errors=False`` skips z_err (NaN), which saves about a third of the
+        kernel's time at large k."""
+        if isinstance(X, Photometry):
+            mags, bad = self._photometry_mags(X, missing_bands)
+        else:
+            mags, bad = self._target_mags(X, bands)
         threads = self._threads()
-        groups, codes = prepare_groups(self.index_, mags, self.k_, min_bands=int(self.min_bands),
-                                       threads=threads)
-        z, e, flags, nn = predict_groups(groups, len(mags), self.k_, self.lam_, self.gamma_,
-                                         clip=float(self.clip), center=bool(self.center),
-                                         z_min=self.z_min, mode_window=self.mode_window,
-                                         threads=threads, errors=errors)
+        groups, codes = engine.prepare_groups(self.index_, mags, self.k_, min_bands=int(self.min_bands),
+                                              threads=threads)
+        z, e, flags, nn = engine.predict_groups(groups, len(mags), self.k_, self.lam_, self.gamma_,
+                                                clip=float(self.clip), center=bool(self.center),
+                                                z_min=self.z_min, mode_window=self.mode_window,
+                                                threads=threads, errors=errors)
         flags |= np.where(bad.any(axis=1), FLAG_BAD_VALUE, 0)
-        flags |= codes << BANDS_SHIFT
-        return {"z": z, "z_err": e, "flags": flags, "n_bands_used": popcount(codes).astype(np.int16),
-                "n_neighbours": nn}
+        return {"z": z, "z_err": e, "flags": flags, "bands_used": np.asarray(codes, dtype=np.int64),
+                "n_bands_used": popcount(codes).astype(np.int16), "n_neighbours": nn}
 
     def predict(self, X, return_std=False, bands=None):
         """Photo-z of magnitudes X (N, B); with ``return_std`` also the 1σ error (RMS of the
@@ -238,53 +355,83 @@ class KLLRPhotoZ(RegressorMixin, BaseEstimator):
         r = self.predict_full(X, bands, errors=bool(return_std))
         return (r["z"], r["z_err"]) if return_std else r["z"]
 
+    def predict_table(self, phot, *, missing_bands: str = "error"):
+        """The output contract: an astropy Table with one row per row of ``phot``, in its order.
+
+        phot : a :class:`~galfast.Photometry` (an astropy Table is read with
+            ``Photometry.from_table(table, bands_)``) holding the model's bands; extra bands are
+            ignored.  Bands it lacks: :class:`~galfast.BandError` naming them, unless
+            ``missing_bands="mask"``, which serves them as not observed in every row (flag
+            missing_bands), as ``PropertyRegressor.predict`` does.
+
+        Columns: ``id`` (phot.ids), ``z_phot``, ``z_phot_err`` (NaN: no estimate), ``flags``
+        (int64, :mod:`galfast.flags` bits), ``bands_used`` (int64 bitmask: bit j = ``bands_[j]``),
+        ``n_bands_used``, ``n_neighbours``; ``meta["galfast_model"]`` = "galfast.KLLRPhotoZ",
+        ``meta["bands"]`` = the bands of the bitmask.
+        """
+        from astropy.table import Column, Table
+
+        if not isinstance(phot, Photometry):
+            if isinstance(phot, Table):
+                check_is_fitted(self, "index_")
+                bands = self.bands_ if missing_bands != "mask" else bands_in_table(phot, self.bands_)
+                phot = Photometry.from_table(phot, bands)
+            else:
+                raise TypeError(f"predict_table takes a galfast.Photometry (or an astropy Table), not "
+                                f"{type(phot).__name__}; for magnitude arrays use predict_full(X)")
+        r = self.predict_full(phot, missing_bands=missing_bands)
+        t = Table(meta={"galfast_model": self.MODEL_KIND, "bands": list(self.bands_)})
+        t["id"] = phot.ids
+        t["z_phot"] = Column(r["z"], description="photometric redshift (NaN: no estimate)")
+        t["z_phot_err"] = Column(r["z_err"], description="1σ error of z_phot: RMS of the neighbours' "
+                                                          "leave-one-out residuals")
+        t[_flags.COLUMN] = Column(r["flags"].astype(_flags.DTYPE),
+                                  description=_flags.column_description(PHOTOZ_FLAGS))
+        t["bands_used"] = Column(r["bands_used"], description="bands the estimate used: bit j = band j "
+                                 "of " + ", ".join(self.bands_))
+        t["n_bands_used"] = Column(r["n_bands_used"], description="number of bands used")
+        t["n_neighbours"] = Column(r["n_neighbours"], description="training neighbours in the final fit")
+        return t
+
     # ------------------------------------------------------------------ persistence
-    def save(self, path) -> Path:
-        """Write the fitted model (training set, hyperparameters, bands, version) to ``.npz``."""
+    def to_state(self):
+        """(meta, arrays) for :mod:`galfast.modelfile`: the usable training rows as arrays; the
+        parameters (``n_jobs`` excepted), k_, λ_, γ_, bands and counts as metadata."""
         check_is_fitted(self, "index_")
-        path = Path(path)
-        full = self.index_.model((1 << self.n_features_in_) - 1) if self.n_features_in_ <= 62 else None
-        meta = {
-            "format": MODEL_FORMAT, "format_version": _FORMAT_VERSION, "galfast_version": __version__,
-            "params": self.get_params(), "k_": self.k_, "lam_": self.lam_, "gamma_": self.gamma_,
-            "bands": list(self.bands_) if self.bands_ is not None else None,
-            "n_train": int(len(self.train_z_)), "n_excluded": self.n_excluded_,
-            "standardiser_all_bands": full.scaler.to_dict() if full is not None and full.n_train else None,
-        }
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, meta=np.array(json.dumps(meta)), train_mags=self.train_mags_,
-                                train_z=self.train_z_)
-        return path
+        params = {key: v for key, v in self.get_params().items() if key != "n_jobs"}
+        meta = {"params": params, "k_": self.k_, "lam_": self.lam_, "gamma_": self.gamma_,
+                "bands": list(self.bands_) if self.bands_ is not None else None,
+                "n_train": int(len(self.train_z_)), "n_excluded": self.n_excluded_}
+        return meta, {"train_mags": self.train_mags_, "train_z": self.train_z_}
+
+    @classmethod
+    def from_state(cls, meta, arrays) -> "KLLRPhotoZ":
+        mags = np.ascontiguousarray(arrays["train_mags"], dtype=np.float64)
+        z = np.ascontiguousarray(arrays["train_z"], dtype=np.float64)
+        if mags.ndim != 2 or z.shape != (mags.shape[0],) or mags.shape[0] != int(meta["n_train"]):
+            raise ValueError(f"training arrays are inconsistent with the metadata ({mags.shape}, "
+                             f"{z.shape}, n_train={meta['n_train']})")
+        bands = meta["bands"]
+        if bands is not None and len(bands) != mags.shape[1]:
+            raise ValueError(f"{len(bands)} band names for {mags.shape[1]} magnitude columns")
+        est = cls(**meta["params"])
+        est._set_fitted(mags, z, bands, meta["k_"], meta["lam_"], meta["gamma_"], meta["n_excluded"])
+        return est
+
+    def save(self, path) -> Path:
+        """Write the fitted model to one file (safetensors + JSON metadata + checksum, see
+        :mod:`galfast.modelfile`; name it ``*.safetensors``); returns the path."""
+        return super().save(path)
 
     @classmethod
     def load(cls, path) -> "KLLRPhotoZ":
-        """Read a model written by :meth:`save`; :class:`~galfast.ModelFileError` if the file is
-        not one, is corrupted, or was written by another galfast version."""
+        """Read a model written by :meth:`save` (by any galfast version with the same or an older
+        model-file format); :class:`~galfast.ModelFileError` naming the file if it is not one, is
+        truncated or corrupted, holds another kind of model, or has a newer format."""
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"model file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                meta = json.loads(str(f["meta"][()]))
-                mags = np.asarray(f["train_mags"], dtype=np.float64)
-                z = np.asarray(f["train_z"], dtype=np.float64)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{path}: not a readable galfast photo-z model ({type(exc).__name__}: "
-                                 f"{exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            raise ModelFileError(f"{path}: not a {MODEL_FORMAT} file")
-        if meta.get("galfast_version") != __version__ or meta.get("format_version") != _FORMAT_VERSION:
-            raise ModelFileError(f"{path}: written by galfast {meta.get('galfast_version')} (model format "
-                                 f"{meta.get('format_version')}); this is galfast {__version__} (format "
-                                 f"{_FORMAT_VERSION}) — refit and save again")
-        if mags.ndim != 2 or z.shape != (mags.shape[0],) or mags.shape[0] != meta.get("n_train"):
-            raise ModelFileError(f"{path}: training arrays are inconsistent with the metadata "
-                                 f"({mags.shape}, {z.shape}, n_train={meta.get('n_train')})")
-        est = cls(**meta["params"])
-        est.n_features_in_ = mags.shape[1]
-        est.train_mags_, est.train_z_ = np.ascontiguousarray(mags), np.ascontiguousarray(z)
-        est.bands_ = tuple(meta["bands"]) if meta["bands"] is not None else None
-        est.k_, est.lam_, est.gamma_ = int(meta["k_"]), float(meta["lam_"]), float(meta["gamma_"])
-        est.n_excluded_ = int(meta.get("n_excluded", 0))
-        est.index_ = PatternIndex(est.train_mags_, est.train_z_)
-        return est
+        if path.is_file() and zipfile.is_zipfile(path):
+            raise ModelFileError(f"{path} is a zip/.npz file, not a galfast model file; photo-z models "
+                                 f"saved by galfast before the model-file layer were .npz files, which "
+                                 f"galfast {__version__} does not read: refit and save again "
+                                 "(as .safetensors)")
+        return super().load(path)

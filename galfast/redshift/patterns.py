@@ -71,8 +71,8 @@ def usable_mask(mags: np.ndarray) -> np.ndarray:
 def pattern_codes(usable: np.ndarray) -> np.ndarray:
     """(N,) int64 bitmask of the usable bands of each row (band j → bit j)."""
     usable = np.asarray(usable, dtype=bool)
-    if usable.shape[1] > 62:
-        raise ValueError(f"at most 62 bands are supported, got {usable.shape[1]}")
+    if usable.shape[1] > 63:   # int64 bitmask: bit 63 is the sign
+        raise ValueError(f"at most 63 bands are supported, got {usable.shape[1]}")
     weights = np.left_shift(np.int64(1), np.arange(usable.shape[1], dtype=np.int64))
     return usable.astype(np.int64) @ weights
 

@@ -1,5 +1,8 @@
 """Photo-z diagnostic PNGs: dz and z_phot against z_spec (as the paper's Fig. 1), and the
-normalised-residual histogram against a unit Gaussian."""
+normalised-residual histogram against a unit Gaussian.
+
+Figures are built with :class:`matplotlib.figure.Figure` and written with ``savefig``: no pyplot
+state and no backend change (a notebook's backend stays as it is)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,10 +17,7 @@ __all__ = ["plot_photoz"]
 def plot_photoz(z_phot, z_spec, path, *, z_err=None, title=None, z_max=None) -> Path:
     """Write a PNG with dz vs z_spec (top), z_phot vs z_spec (bottom) and, given ``z_err``, the
     (z_phot − z_spec)/z_err histogram; outliers (|dz| > 0.15) hollow, the band shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     zp = np.asarray(z_phot, dtype=float)
     zs = np.asarray(z_spec, dtype=float)
@@ -29,7 +29,7 @@ def plot_photoz(z_phot, z_spec, path, *, z_err=None, title=None, z_max=None) -> 
     m = photoz_metrics(zp, zs)
     zmax = z_max or float(max(np.nanmax(zs, initial=1.0), np.nanmax(zp, initial=1.0))) * 1.05
     ncol = 2 if ze is not None else 1
-    fig = plt.figure(figsize=(5.5 * ncol, 8))
+    fig = Figure(figsize=(5.5 * ncol, 8))
     ax1 = fig.add_subplot(2, ncol, 1)
     ax2 = fig.add_subplot(2, ncol, ncol + 1, sharex=ax1)
     grid = np.linspace(0, zmax, 200)
@@ -65,5 +65,4 @@ def plot_photoz(z_phot, z_spec, path, *, z_err=None, title=None, z_max=None) -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

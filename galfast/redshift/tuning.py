@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import OUTLIER_DZ, sigma_nmad
+from ..validation import ParameterError, effective_n_jobs, seed_from
 from .engine import predict_groups, prepare_groups
 from .estimator import DEFAULT_MODE_WINDOW, KLLRPhotoZ
 from .patterns import PatternIndex
@@ -35,13 +36,18 @@ SEARCH_SPACE = {"k": (5, 80), "lam": (1e-3, 3.0), "gamma": (1e-3, 3.0)}
 
 @dataclass
 class TuneResult:
-    """Best hyperparameters, the best objective value and every trial's (params, value)."""
+    """Best hyperparameters, the best objective value, every trial's (params, value), the
+    settings an estimator needs (:meth:`estimator`), the threads used and the seed."""
 
     best_params: dict
     best_value: float
     objective: str
     trials: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: threads the tuning ran with (``effective_n_jobs(n_jobs)``)
+    n_jobs: int = 1
+    #: the int seed of the folds and the sampler (from ``random_state``)
+    seed: int | None = None
 
     def estimator(self, **kw) -> KLLRPhotoZ:
         """An unfitted :class:`KLLRPhotoZ` with the best hyperparameters."""
@@ -73,32 +79,38 @@ def _score(zp, zs, objective: str) -> float:
     return sigma_nmad(dz[~bad]) + f_out
 
 
-def tune_kllr(mags, z, *, n_trials: int = 50, n_folds: int = 5, random_state=None,
+def tune_kllr(mags, z=None, *, n_trials: int = 50, n_folds: int = 5, random_state=None,
               objective: str = "nmad+outliers", search_space=None, fixed=None, center: bool = True,
               clip: float = 3.0, mode_window=DEFAULT_MODE_WINDOW, n_jobs=None) -> TuneResult:
     """Tune k, λ, γ by Bayesian optimisation (optuna TPE) over stratified ``n_folds``-fold CV.
 
-    mags : (N, B) training magnitudes (NaN = missing); z : (N,) spectroscopic redshifts
+    mags : (N, B) training magnitudes (NaN = missing), or a :class:`~galfast.Photometry`
+    z : (N,) spectroscopic redshifts (None: the Photometry's ``z``)
     fixed : hyperparameters not to tune, e.g. ``{"k": 20}``
     objective : "nmad+outliers" (default, σ_NMAD + outlier fraction) or "mse" (the paper's)
+    random_state : None (fresh entropy), an int (the same int, the same result) or a
+        ``numpy.random.Generator`` (one seed is drawn from it: :func:`galfast.validation.seed_from`);
+        it seeds both the CV folds and the sampler
+    n_jobs : threads (None = 1, −1 = all cores): the folds are evaluated in parallel; the result
+        does not depend on it.  The number used is ``TuneResult.n_jobs``.
     """
     import optuna
 
     if objective not in ("nmad+outliers", "mse"):
-        raise ValueError(f"objective must be 'nmad+outliers' or 'mse', got {objective!r}")
+        raise ParameterError(f"objective must be 'nmad+outliers' or 'mse', got {objective!r}")
     if n_trials < 1 or n_folds < 2:
-        raise ValueError(f"need n_trials ≥ 1 and n_folds ≥ 2, got {n_trials}, {n_folds}")
-    seed = 0 if random_state is None else int(random_state)
+        raise ParameterError(f"need n_trials ≥ 1 and n_folds ≥ 2, got {n_trials}, {n_folds}")
+    seed = seed_from(random_state)
+    threads = effective_n_jobs(n_jobs)
     space = {**SEARCH_SPACE, **(search_space or {})}
     fixed = {key: v for key, v in (fixed or {}).items() if v is not None}
     # clean the training set exactly as fit() does (warnings, exclusions)
     base = KLLRPhotoZ(k=1, center=center, clip=clip, mode_window=mode_window, n_jobs=n_jobs).fit(mags, z)
     mags, z = base.train_mags_, base.train_z_
-    threads = base._threads()
-    folds = cv_folds(z, n_folds, seed)
+    folds = cv_folds(z, n_folds, seed % 2**32)
     n_train_min = min(len(tr) for tr, _ in folds)
     if "k" in fixed and int(fixed["k"]) > n_train_min:
-        raise ValueError(f"k={fixed['k']} is larger than the smallest CV training fold "
+        raise ParameterError(f"k={fixed['k']} is larger than the smallest CV training fold "
                          f"({n_train_min} rows of {len(z)} with {n_folds} folds)")
     k_hi = int(min(fixed.get("k", space["k"][1]), n_train_min))
     k_lo = int(min(space["k"][0], k_hi))
@@ -138,7 +150,7 @@ def tune_kllr(mags, z, *, n_trials: int = 50, n_folds: int = 5, random_state=Non
     level = optuna_logger.level
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, n_trials))
+        sampler = optuna.samplers.TPESampler(seed=seed % 2**32, n_startup_trials=min(10, n_trials))
         study = optuna.create_study(direction="minimize", sampler=sampler)
         study.optimize(trial_fn, n_trials=n_trials)
     finally:
@@ -149,4 +161,4 @@ def tune_kllr(mags, z, *, n_trials: int = 50, n_folds: int = 5, random_state=Non
     best = {"k": int(best["k"]), "lam": float(best["lam"]), "gamma": float(best["gamma"])}
     trials = [({**fixed, **t.params}, t.value) for t in study.trials]
     return TuneResult(best, float(study.best_value), objective, trials,
-                      {"center": center, "clip": clip, "mode_window": mode_window})
+                      {"center": center, "clip": clip, "mode_window": mode_window}, threads, seed)

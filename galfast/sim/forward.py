@@ -36,8 +36,9 @@ import tempfile
 
 import numpy as np
 
-from ..bands import get_band, resolve_band
+from ..bands import expand_bands, get_band, resolve_band
 from ..errors import GalfastError
+from ..validation import ParameterError
 
 __all__ = ["ForwardModel", "SFH_KINDS", "T_BC", "DUST_EMISSION_DEFAULTS", "bagpipes_components",
            "import_bagpipes", "model_fluxes"]
@@ -80,7 +81,7 @@ def bagpipes_components(p: dict, i: int, sfh: str) -> dict:
         mc["burst"] = {"age": g["burst_age"], "massformed": np.log10(g["burst_frac"] * mf),
                        "metallicity": zmet}
     else:
-        raise GalfastError(f"unknown sfh {sfh!r}; choose from {SFH_KINDS}")
+        raise ParameterError(f"unknown sfh {sfh!r}; choose from {SFH_KINDS}")
     dust = {"type": "Calzetti", "Av": g["av"]}
     for key, default in DUST_EMISSION_DEFAULTS.items():
         dust[key] = g.get(key, default)
@@ -116,16 +117,16 @@ class ForwardModel:
 
     def __init__(self, bands, sfh: str = "delayed_tau", backend: str = "auto"):
         if backend not in ("auto", "numpy", "compiled"):
-            raise GalfastError(f"backend must be 'auto', 'numpy' or 'compiled', got {backend!r}")
+            raise ParameterError(f"backend must be 'auto', 'numpy' or 'compiled', got {backend!r}")
         if backend == "compiled" and _kernel() is None:
             raise GalfastError("the compiled simulator kernel galfast._ext.sim_kernels is not built "
                                "(python setup.py build_ext --inplace)")
         self.backend = backend
         if sfh not in SFH_KINDS:
-            raise GalfastError(f"unknown sfh {sfh!r}; choose from {SFH_KINDS}")
-        self.bands = tuple(resolve_band(b) for b in bands)
+            raise ParameterError(f"unknown sfh {sfh!r}; choose from {SFH_KINDS}")
+        self.bands = tuple(resolve_band(b) for b in expand_bands(bands))
         if not self.bands:
-            raise GalfastError("ForwardModel needs at least one band")
+            raise ParameterError("ForwardModel needs at least one band")
         self.sfh_kind = sfh
         pipes = import_bagpipes()
         from bagpipes import config, utils
@@ -244,7 +245,7 @@ class ForwardModel:
         lu = np.where(lu == vals[0], lu + 1e-10, lu)
         ind = np.searchsorted(vals, lu, side="left")
         if np.any((ind < 1) | (ind >= vals.size)):
-            raise GalfastError(f"log_u must lie in ({vals[0]}, {vals[-1]}], got "
+            raise ParameterError(f"log_u must lie in ({vals[0]}, {vals[-1]}], got "
                                f"{lu[(ind < 1) | (ind >= vals.size)][:3]}")
         w_low = (vals[ind] - lu) / (vals[ind] - vals[ind - 1])
         return ind - 1, np.column_stack([w_low, 1 - w_low])
@@ -298,7 +299,7 @@ class ForwardModel:
         """
         p = {k: np.atleast_1d(np.asarray(v, float)) for k, v in params.items()}
         if "z" not in p:
-            raise GalfastError("forward model needs parameter 'z'")
+            raise ParameterError("forward model needs parameter 'z'")
         n = p["z"].size
         self._check(p, n)
         if n <= BATCH_ROWS:
@@ -414,26 +415,26 @@ class ForwardModel:
             need.append("log_mstar")
         missing = [k for k in need if k not in p]
         if missing:
-            raise GalfastError(f"forward model ({self.sfh_kind}) needs parameter(s) {missing}")
+            raise ParameterError(f"forward model ({self.sfh_kind}) needs parameter(s) {missing}")
         for k, v in p.items():
             if v.size not in (1, n):
-                raise GalfastError(f"parameter {k!r} has {v.size} values, expected {n}")
+                raise ParameterError(f"parameter {k!r} has {v.size} values, expected {n}")
             if not np.all(np.isfinite(v)):
-                raise GalfastError(f"parameter {k!r} has non-finite values (first at row "
+                raise ParameterError(f"parameter {k!r} has non-finite values (first at row "
                                    f"{int(np.flatnonzero(~np.isfinite(v))[0])})")
         for k in list(p):
             if p[k].size == 1 and n != 1:
                 p[k] = np.full(n, p[k][0])
         z = p["z"]
         if np.any((z < 0) | (z > self._config.max_redshift)):
-            raise GalfastError(f"z must lie in [0, {self._config.max_redshift}] (bagpipes' grids)")
+            raise ParameterError(f"z must lie in [0, {self._config.max_redshift}] (bagpipes' grids)")
         t_univ = self.age_of_universe(z)
         late = []
         for key in ("sfh_age", "burst_age"):
             if key in p:
                 late.extend(np.flatnonzero(p[key] > t_univ).tolist())
         if late:
-            raise GalfastError(f"star formation before the Big Bang (sfh_age or burst_age > age of "
+            raise ParameterError(f"star formation before the Big Bang (sfh_age or burst_age > age of "
                                f"the universe at z) at row(s) {sorted(set(late))[:5]}")
 
 
@@ -447,12 +448,35 @@ def _kernel():
     return sim_kernels
 
 
-@functools.lru_cache(maxsize=8)
+def _curves_key(bands) -> tuple:
+    """Digest of the user-given filter curves among ``bands`` (None for sedpy's own)."""
+    import hashlib
+
+    key = []
+    for b in bands:
+        band = get_band(b)
+        if band.wavelength is None:
+            key.append(None)
+        else:
+            digest = hashlib.sha256(np.ascontiguousarray(band.wavelength, dtype=float).tobytes())
+            digest.update(np.ascontiguousarray(band.transmission, dtype=float).tobytes())
+            key.append(digest.hexdigest())
+    return tuple(key)
+
+
 def _cached_model(bands: tuple, sfh: str) -> ForwardModel:
+    """A ForwardModel of ``bands`` built once per set of bands, SFH and filter curves (a band
+    registered again with another curve gets a new model)."""
+    bands = tuple(bands)
+    return _cached_model_for(bands, sfh, _curves_key(bands))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_model_for(bands: tuple, sfh: str, curves: tuple) -> ForwardModel:
     return ForwardModel(bands, sfh)
 
 
 def model_fluxes(params: dict, bands, *, sfh: str = "delayed_tau") -> np.ndarray:
     """Noiseless model photometry (N, B) [µJy] for parameter arrays (see module docstring)."""
-    model = _cached_model(tuple(resolve_band(b) for b in bands), sfh)
+    model = _cached_model(tuple(resolve_band(b) for b in expand_bands(bands)), sfh)
     return model.evaluate(params)["flux"]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bands import resolve_band
-from ..errors import BandError, GalfastError
+from ..errors import BandError, CatalogError
+from ..validation import ParameterError
 from ..photometry import mag_to_flux
 
 __all__ = ["DEPTH_PRESETS", "ErrorTable", "error_table", "add_noise"]
@@ -83,12 +84,12 @@ class ErrorTable:
                 m, e = value
                 m, e = np.asarray(m, float), np.asarray(e, float)
             except (TypeError, ValueError):
-                raise GalfastError(f"error table of band {band!r}: give a 5σ depth or "
+                raise ParameterError(f"error table of band {band!r}: give a 5σ depth or "
                                    f"(magnitudes, magnitude errors), got {value!r}") from None
             if m.ndim != 1 or m.shape != e.shape or m.size == 0:
-                raise GalfastError(f"error table of band {band!r}: need equal-length 1-d arrays")
+                raise ParameterError(f"error table of band {band!r}: need equal-length 1-d arrays")
             if not (np.all(np.isfinite(m)) and np.all(np.isfinite(e)) and np.all(e > 0)):
-                raise GalfastError(f"error table of band {band!r}: magnitudes and errors must be "
+                raise ParameterError(f"error table of band {band!r}: magnitudes and errors must be "
                                    "finite, errors positive")
             order = np.argsort(m)
             bands.append(resolve_band(band))
@@ -97,18 +98,21 @@ class ErrorTable:
         return cls(tuple(bands), tuple(mags), tuple(errs))
 
     @classmethod
-    def from_photometry(cls, phot, *, bin_width: float = 0.25, min_count: int = 10) -> "ErrorTable":
+    def from_photometry(cls, phot, *, bin_width: float = 0.25, min_count: int = 10,
+                        source: str | None = None) -> "ErrorTable":
         """Error curves measured on an observed catalogue (a :class:`~galfast.Photometry`): the
         median flux error of the detected sources in bins of ``bin_width`` magnitudes holding at
-        least ``min_count`` sources, so mocks get that catalogue's noise (error floors included)."""
+        least ``min_count`` sources, so mocks get that catalogue's noise (error floors included).
+        ``source`` (the file name) is quoted in error messages."""
         from ..photometry import OBSERVED
 
+        where = f" of {source}" if source else ""
         table = {}
         for j, band in enumerate(phot.bands):
             f, e = phot.flux[:, j], phot.flux_err[:, j]
             ok = (phot.state[:, j] == OBSERVED) & (f > 0) & np.isfinite(e) & (e > 0)
             if ok.sum() < min_count:
-                raise GalfastError(f"band {band!r}: only {int(ok.sum())} detected sources with "
+                raise CatalogError(f"band {band!r}{where}: only {int(ok.sum())} detected sources with "
                                    f"errors, need ≥ {min_count} to measure its error curve")
             mag = -2.5 * np.log10(f[ok]) + 23.9
             lo, hi = np.floor(mag.min() / bin_width), np.ceil(mag.max() / bin_width)
@@ -123,9 +127,26 @@ class ErrorTable:
                     mags.append(centre)
                     errs.append(sigma / (mag_to_flux(centre) * _LN10_25))
             if not mags:
-                raise GalfastError(f"band {band!r}: no magnitude bin holds {min_count} sources")
+                raise CatalogError(f"band {band!r}{where}: no magnitude bin holds {min_count} sources")
             table[band] = (np.array(mags), np.array(errs))
         return cls.from_table(table)
+
+    @classmethod
+    def from_catalog(cls, path, bands, *, column_map=None, bin_width: float = 0.25,
+                     min_count: int = 10) -> "ErrorTable":
+        """Error curves of ``bands`` measured on the catalogue file ``path`` (any format
+        :func:`~galfast.read_catalog` reads; ``column_map`` as in
+        :meth:`~galfast.Photometry.from_table`): see :meth:`from_photometry`."""
+        from ..bands import expand_bands
+        from ..catalog import read_catalog
+        from ..photometry import Photometry
+
+        bands = expand_bands(bands) if bands is not None else None
+        if not bands:
+            raise ParameterError(f"give the bands to measure on {path}")
+        phot = Photometry.from_table(read_catalog(path), bands, column_map=column_map,
+                                     source=str(path))
+        return cls.from_photometry(phot, bin_width=bin_width, min_count=min_count, source=str(path))
 
     def depth(self, band: str, snr: float = 5.0) -> float:
         """Magnitude at which S/N = ``snr`` in the background-limited regime [AB]."""
@@ -161,13 +182,13 @@ def error_table(depths, bands) -> ErrorTable:
         table, what = depths, "the error table"
     elif isinstance(depths, str):
         if depths not in DEPTH_PRESETS:
-            raise GalfastError(f"unknown depth preset {depths!r}; choose from {sorted(DEPTH_PRESETS)} "
+            raise ParameterError(f"unknown depth preset {depths!r}; choose from {sorted(DEPTH_PRESETS)} "
                                "or give {band: 5σ AB depth}")
         table, what = ErrorTable.from_depths(DEPTH_PRESETS[depths]), f"depth preset {depths!r}"
     elif isinstance(depths, dict):
         table, what = ErrorTable.from_depths(depths), "the depths given"
     else:
-        raise GalfastError(f"depths must be a preset name, a dict or an ErrorTable, got {type(depths)}")
+        raise ParameterError(f"depths must be a preset name, a dict or an ErrorTable, got {type(depths)}")
     missing = [resolve_band(b) for b in bands if resolve_band(b) not in table.bands]
     if missing:
         raise BandError(f"{what} has no depth for band(s) {missing} (it covers {list(table.bands)})")

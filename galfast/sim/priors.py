@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import GalfastError
+from ..validation import ParameterError
 from .forward import SFH_KINDS
 
 __all__ = ["Priors"]
@@ -20,12 +20,12 @@ def _as_range(name, value, lo_bound=-np.inf, hi_bound=np.inf):
         lo = hi = float(value)
     else:
         if len(value) != 2:
-            raise GalfastError(f"prior {name!r}: give a number or a (low, high) pair, got {value!r}")
+            raise ParameterError(f"prior {name!r}: give a number or a (low, high) pair, got {value!r}")
         lo, hi = (float(v) for v in value)
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
-        raise GalfastError(f"prior {name!r}: need finite low ≤ high, got {value!r}")
+        raise ParameterError(f"prior {name!r}: need finite low ≤ high, got {value!r}")
     if lo < lo_bound or hi > hi_bound:
-        raise GalfastError(f"prior {name!r} = {value!r} leaves the allowed range [{lo_bound}, {hi_bound}]")
+        raise ParameterError(f"prior {name!r} = {value!r} leaves the allowed range [{lo_bound}, {hi_bound}]")
     return lo, hi
 
 
@@ -64,7 +64,7 @@ class Priors:
 
     def __post_init__(self):
         if self.sfh not in SFH_KINDS:
-            raise GalfastError(f"prior sfh={self.sfh!r}; choose from {SFH_KINDS}")
+            raise ParameterError(f"prior sfh={self.sfh!r}; choose from {SFH_KINDS}")
         bounds = {"z": (0.0, 10.0), "log_zmet": (-2.31, 0.7), "av": (0.0, 20.0),
                   "log_u": (-4.0, 0.0), "age": (1e-3, 14.0), "tau": (1e-3, 1e3),
                   "burst_age": (1e-3, 14.0), "burst_frac": (1e-6, 1 - 1e-6),

@@ -1,16 +1,17 @@
-"""``simulate``: mock catalogues with known truth, in parallel chunks, streamed to Parquet.
+"""``simulate``: mock catalogues with known truth, in parallel chunks, into any catalogue format.
 
 Random numbers come in fixed blocks of :data:`BLOCK` rows, block ``k`` drawing from
 ``SeedSequence(seed, spawn_key=(k,))``: row ``i`` is the same whatever ``n``, ``chunk_rows`` or
 ``n_jobs`` (so the first 100 rows of a 10⁶-row run equal a 100-row run).  With ``out`` every
-chunk is written atomically to ``<out>.parts/`` and the parts are joined into ``out`` at the end;
-an interrupted run given the same arguments skips the chunks already written.
+chunk is stored as a numbered part by the one part store of galfast
+(:class:`galfast.stream.PartStore`, under ``<out>.parts/``) and the parts are joined into
+``out`` by the one catalogue writer (Parquet and CSV streamed; FITS, ECSV and ASCII written at
+the end); an interrupted run given the same arguments skips the chunks already written.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import numbers
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..bands import get_band, register_band, resolve_band
-from ..errors import GalfastError
+from ..bands import expand_bands, get_band, register_band, resolve_band
+from ..errors import BandError, CatalogError
+from ..validation import ParameterError, effective_n_jobs
 from .forward import _cached_model
 from .noise import ErrorTable, add_noise, error_table
 from .priors import Priors
 
-__all__ = ["simulate", "simulate_rows", "BLOCK", "TRUTH_COLUMNS"]
+__all__ = ["simulate", "simulate_rows", "simulation_config", "BLOCK", "TRUTH_COLUMNS", "META_KEY"]
 
 #: rows per random-number block (the unit of determinism)
 BLOCK = 1024
@@ -32,9 +34,11 @@ BLOCK = 1024
 TRUTH_COLUMNS = ("z", "log_mstar", "log_sfr", "log_sfr10", "log_ssfr", "av", "ebv", "age_mw",
                  "log_zmet", "log_ldust")
 CALZETTI_RV = 4.05
-_PARQUET_META_KEY = b"galfast_simulate"
-#: table.meta key of the run's arguments as JSON (8 characters: a plain FITS keyword)
+#: key of the run's arguments as JSON: ``table.meta`` key, FITS header keyword (8 characters),
+#: ECSV meta key and Parquet schema-metadata key
 META_KEY = "GFSIMCFG"
+#: Parquet schema-metadata key of files written by earlier galfast versions (the bundled demo catalogue)
+_LEGACY_PARQUET_KEY = b"galfast_simulate"
 
 
 @dataclass(frozen=True)
@@ -121,203 +125,233 @@ def _init_worker(spec: _Spec):
     _one_blas_thread()
 
 
-def _run_chunk(start, stop, part_path):
-    cols = simulate_rows(_WORKER_SPEC, start, stop)
-    if part_path is None:
-        return cols
-    _write_part(cols, part_path)
-    return stop - start
+def _run_chunk(start, stop):
+    return simulate_rows(_WORKER_SPEC, start, stop)
 
 
-def _write_part(cols, path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _compute(spec: _Spec, todo, n_jobs: int, emit, bar) -> None:
+    """``emit(i, columns)`` for every chunk ``(i, start, stop)`` of ``todo``, in the order they
+    finish; the columns come back to this process, which stores them (one writer)."""
+    if n_jobs == 1 or len(todo) <= 1:
+        with _one_blas_thread():   # small matrix products: more BLAS threads only contend
+            for i, s, e in todo:
+                emit(i, simulate_rows(spec, s, e))
+                bar.update(e - s)
+        return
+    import multiprocessing as mp
 
-    tmp = f"{path}.tmp{os.getpid()}"
-    pq.write_table(pa.table(cols), tmp)
-    os.replace(tmp, path)
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else None)
+    if "fork" in methods:   # children inherit the parent's grids instead of rebuilding them
+        _cached_model(spec.bands, spec.priors.sfh)
+    pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=ctx,
+                               initializer=_init_worker, initargs=(spec,))
+    try:
+        futures = {pool.submit(_run_chunk, s, e): (i, s, e) for i, s, e in todo}
+        for fut in as_completed(futures):
+            i, s, e = futures.pop(fut)      # drop the reference: its rows are stored, not kept
+            emit(i, fut.result())
+            bar.update(e - s)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)   # Ctrl-C: stop, do not run the rest
+        raise
+    pool.shutdown(wait=True)
+
+
+# ------------------------------------------------------------------------------ arguments
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
+        raise ParameterError(f"{name} must be an int ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def _make_spec(bands, priors, depths, missing_fraction, seed, dtype, keep_true) -> _Spec:
+    priors = Priors() if priors is None else priors
+    if not isinstance(priors, Priors):
+        raise ParameterError(f"priors must be a galfast.sim.Priors, got {type(priors).__name__}")
+    if bands is None:
+        from .noise import DEPTH_PRESETS
+
+        if not isinstance(depths, str):
+            raise ParameterError("give bands when depths is not a preset name")
+        bands = list(DEPTH_PRESETS.get(depths, {}))
+    bands = tuple(resolve_band(b) for b in expand_bands(bands))
+    if not bands:
+        raise ParameterError("simulate needs at least one band")
+    if len(set(bands)) != len(bands):
+        raise BandError(f"bands given more than once: {sorted({b for b in bands if bands.count(b) > 1})}")
+    try:
+        missing_fraction = float(missing_fraction)
+    except (TypeError, ValueError):
+        missing_fraction = np.nan
+    if not 0.0 <= missing_fraction < 1.0:
+        raise ParameterError(f"missing_fraction must be in [0, 1), got {missing_fraction!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise ParameterError(
+            f"seed must be an int ≥ 0, got {seed!r} (it is the root of the run's SeedSequence: each "
+            f"block of {BLOCK} rows draws from its own child stream, which is what makes the rows "
+            "the same whatever n_jobs and chunk_rows; a Generator, one stream consumed in order, "
+            "cannot give that)")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise ParameterError(f"dtype must be a float type (float32, float64), got {dtype!r}")
+    curves = {}
+    for b in bands:
+        band = get_band(b)
+        if band.wavelength is not None:
+            curves[b] = (band.wavelength, band.transmission)
+    return _Spec(bands, priors, error_table(depths, bands), missing_fraction, int(seed), str(dt),
+                 bool(keep_true), curves)
+
+
+def _curves_digest(spec: _Spec) -> str:
+    """sha256 of the filter curves (a band re-registered under the same name is another run)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(spec.user_curves):
+        wave, trans = spec.user_curves[name]
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(wave, dtype=float).tobytes())
+        digest.update(np.ascontiguousarray(trans, dtype=float).tobytes())
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------ public entry
 def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_deep",
-             missing_fraction: float = 0.0, seed: int = 0, n_jobs: int = 1,
-             chunk_rows: int = 16 * BLOCK, out=None, overwrite: bool = False,
-             progress: bool = True, dtype: str = "float32", keep_true: bool = False,
-             return_table: bool = True):
+             missing_fraction: float = 0.0, seed: int = 0, n_jobs: int | None = None,
+             chunk_rows: int = 16 * BLOCK, out=None, format: str | None = None,
+             overwrite: bool = False, resume: bool = True, progress: bool = True,
+             dtype: str = "float32", keep_true: bool = False, return_table: bool = True):
     """Simulate ``n`` galaxies' photometry with known truth.
 
     n : number of rows
-    bands : band names or aliases; default the bands of the ``depths`` preset
+    bands : band names, aliases or band sets (``"jwst_hst"``); default the bands of the
+        ``depths`` preset.  Columns come in the order given.
     priors : :class:`Priors` (redshift, SFH, mass, metallicity, A_V, log U, …)
     depths : preset ("jwst_deep", "lsst_10yr", "gama"), ``{band: 5σ AB depth}`` or an
         :class:`~galfast.sim.noise.ErrorTable`
     missing_fraction : probability that a (row, band) is not observed (flux, error NaN)
-    seed : random seed; rows are identical for a given seed whatever ``n_jobs``/``chunk_rows``
-    n_jobs : worker processes (−1: all cores)
-    chunk_rows : rows per chunk (unit of work, progress and Parquet row group)
-    out : Parquet path to stream to (resumes an interrupted run with the same arguments)
+    seed : int ≥ 0, the root of the run's ``numpy.random.SeedSequence``.  Block ``k`` of
+        :data:`BLOCK` rows draws from the child ``SeedSequence(seed, spawn_key=(k,))``, so rows
+        are identical for a given seed whatever ``n``, ``n_jobs`` or ``chunk_rows``; this is why
+        the simulator takes an int seed and not a ``random_state`` Generator (one stream,
+        consumed in order, cannot be split that way).
+    n_jobs : worker processes; None = 1, −1 = every core, −2 = all but one (as scikit-learn)
+    chunk_rows : rows per chunk (the unit of work, progress, resume and Parquet row group)
+    out : output catalogue (Parquet or CSV streamed chunk by chunk; FITS, ECSV or whitespace
+        ASCII written at the end), format from the suffix unless ``format`` is given
+    overwrite : replace an existing ``out`` (and an interrupted run of ``out`` with other
+        arguments)
+    resume : keep the chunks an interrupted run with the same arguments left in
+        ``<out>.parts/`` (False: start again)
     dtype : float type of the flux and truth columns
     keep_true : also write the noiseless fluxes as ``<band>_true``
     return_table : with ``out``, False returns the output path instead of reading the whole
-        file back (for runs larger than memory)
+        file back (for runs larger than memory; a CSV file reads back as float64 text values)
 
     Returns an astropy Table: ``id``, ``<band>``, ``<band>_err`` [µJy], truths ``z``,
     ``log_mstar`` [M☉], ``log_sfr`` (100 Myr) and ``log_sfr10`` (10 Myr) [M☉/yr],
     ``log_ssfr`` [yr⁻¹], ``av``, ``ebv`` [mag], ``age_mw`` [Gyr], ``log_zmet`` [Z☉],
     ``log_ldust`` [L☉], and the drawn SFH parameters (``log_u``, ``sfh_age``, ``sfh_tau`` or
     ``burst_age``, ``burst_frac``).  ``table.meta["GFSIMCFG"]`` holds the run's arguments as
-    JSON (in a Parquet ``out``, the schema metadata ``galfast_simulate``).
+    JSON; ``out`` stores them too (Parquet schema metadata, FITS header keyword, ECSV meta):
+    :func:`simulation_config` reads them back.
     """
     from tqdm.auto import tqdm
 
-    n = int(n)
-    if n < 1:
-        raise GalfastError(f"simulate needs n ≥ 1, got {n}")
-    priors = Priors() if priors is None else priors
-    if not isinstance(priors, Priors):
-        raise GalfastError(f"priors must be a galfast.sim.Priors, got {type(priors).__name__}")
-    if bands is None:
-        if not isinstance(depths, str):
-            raise GalfastError("give bands when depths is not a preset name")
-        from .noise import DEPTH_PRESETS
-
-        bands = list(DEPTH_PRESETS.get(depths, {}))
-    if isinstance(bands, str):
-        bands = [bands]
-    bands = tuple(resolve_band(b) for b in bands)
-    if len(set(bands)) != len(bands):
-        raise GalfastError(f"bands given more than once: {sorted({b for b in bands if bands.count(b) > 1})}")
-    if not 0.0 <= missing_fraction < 1.0:
-        raise GalfastError(f"missing_fraction must be in [0, 1), got {missing_fraction}")
-    chunk_rows = int(chunk_rows)
-    if chunk_rows < 1:
-        raise GalfastError(f"chunk_rows must be ≥ 1, got {chunk_rows}")
-    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
-    if n_jobs < 1:
-        raise GalfastError(f"n_jobs must be ≥ 1 or −1, got {n_jobs}")
-    curves = {}
-    for b in bands:
-        band = get_band(b)
-        if band.wavelength is not None:
-            curves[b] = (band.wavelength, band.transmission)
-    spec = _Spec(bands, priors, error_table(depths, bands), float(missing_fraction), int(seed),
-                 str(np.dtype(dtype)), bool(keep_true), curves)
+    n = _check_int("n", n, 1)
+    chunk_rows = _check_int("chunk_rows", chunk_rows, 1)
+    n_jobs = effective_n_jobs(n_jobs)
+    spec = _make_spec(bands, priors, depths, missing_fraction, seed, dtype, keep_true)
+    config = spec.config(n)
     chunks = [(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
 
-    parts_dir = None
-    done = set()
+    store = None
     if out is not None:
-        out = Path(out)
-        if out.exists():
-            if not overwrite:
-                raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
-            out.unlink()
-        parts_dir, done = _prepare_parts(out, spec, n, chunk_rows, overwrite)
+        from ..catalog import guess_format
+        from ..stream import PartStore
 
+        guess_format(out, format)           # an unknown suffix fails now, not after the run
+        store = PartStore(out, {**config, "chunk_rows": chunk_rows, "filters": _curves_digest(spec)},
+                          overwrite=overwrite, resume=resume)
+    done = {i for i, (s, e) in enumerate(chunks) if store is not None and store.done.get(i) == e - s}
     todo = [(i, s, e) for i, (s, e) in enumerate(chunks) if i not in done]
     results: dict[int, dict] = {}
-    bar = tqdm(total=n, initial=sum(chunks[i][1] - chunks[i][0] for i in done), unit="gal",
-               desc="simulate", disable=not progress, smoothing=0.1)
 
-    def part(i):
-        return None if parts_dir is None else str(parts_dir / f"part_{i:06d}.parquet")
-
-    try:
-        if n_jobs == 1 or len(todo) <= 1:
-            with _one_blas_thread():   # small matrix products: more BLAS threads only contend
-                for i, s, e in todo:
-                    cols = simulate_rows(spec, s, e)
-                    if parts_dir is None:
-                        results[i] = cols
-                    else:
-                        _write_part(cols, part(i))
-                    bar.update(e - s)
+    def emit(i, cols):
+        if store is None:
+            results[i] = cols
         else:
-            import multiprocessing as mp
+            import pyarrow as pa
 
-            methods = mp.get_all_start_methods()
-            ctx = mp.get_context("fork" if "fork" in methods else None)
-            if "fork" in methods:   # children inherit the parent's grids instead of rebuilding
-                _cached_model(spec.bands, spec.priors.sfh)
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=ctx,
-                                     initializer=_init_worker, initargs=(spec,)) as pool:
-                futures = {pool.submit(_run_chunk, s, e, part(i)): (i, s, e) for i, s, e in todo}
-                for fut in as_completed(futures):
-                    i, s, e = futures[fut]
-                    res = fut.result()
-                    if parts_dir is None:
-                        results[i] = res
-                    bar.update(e - s)
-    finally:
-        bar.close()
+            store.write(i, pa.table(cols))
 
-    if parts_dir is None:
+    with tqdm(total=n, initial=sum(chunks[i][1] - chunks[i][0] for i in done), unit="gal",
+              desc="simulate", disable=not progress, smoothing=0.1) as bar:
+        _compute(spec, todo, n_jobs, emit, bar)
+
+    config_json = json.dumps(config)
+    if store is None:
         from astropy.table import Table
 
-        cols = {k: np.concatenate([results[i][k] for i in range(len(chunks))]) for k in results[0]}
-        table = Table(cols)
-        table.meta[META_KEY] = json.dumps(spec.config(n))
+        table = Table({k: np.concatenate([results[i][k] for i in range(len(chunks))])
+                       for k in results[0]})
+        table.meta[META_KEY] = config_json
         return table
-    _join_parts(out, parts_dir, len(chunks), spec.config(n))
+    path = store.finish(len(chunks), format=format, meta={META_KEY: config_json})
     if not return_table:
-        return out
+        return path
     from ..catalog import read_catalog
 
-    return read_catalog(out)
+    table = read_catalog(path, format=format)
+    table.meta[META_KEY] = config_json
+    return table
 
 
-def _prepare_parts(out: Path, spec: _Spec, n: int, chunk_rows: int, overwrite: bool):
-    """Create or reopen ``<out>.parts``; returns it and the chunk indices already written."""
-    parts_dir = Path(str(out) + ".parts")
-    manifest = {**spec.config(n), "chunk_rows": chunk_rows}
-    mpath = parts_dir / "manifest.json"
-    if parts_dir.exists():
+def simulation_config(source) -> dict:
+    """The arguments of the run that made ``source`` (a table :func:`simulate` returned, or a
+    catalogue file it wrote in any format), as a dict: ``n``, ``bands``, ``priors``,
+    ``errors``, ``missing_fraction``, ``seed``, ``dtype``, ``keep_true``, ``block``,
+    ``galfast_version``."""
+    from astropy.table import Table
+
+    if isinstance(source, Table):
+        meta, where = source.meta, "the table"
+    else:
+        from ..catalog import guess_format
+
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"catalogue file not found: {path}")
+        fmt = guess_format(path)
         try:
-            old = json.loads(mpath.read_text())
-        except (OSError, ValueError):
-            old = None
-        if old != json.loads(json.dumps(manifest)):
-            if not overwrite:
-                raise GalfastError(f"{parts_dir} holds an interrupted run with other arguments; "
-                                   "rerun with the same arguments to resume, or pass overwrite=True")
-            shutil.rmtree(parts_dir)
-    if not parts_dir.exists():
-        parts_dir.mkdir(parents=True)
-        mpath.write_text(json.dumps(manifest, indent=1))
-        return parts_dir, set()
-    import pyarrow.parquet as pq
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
 
-    done = set()
-    for path in parts_dir.glob("part_*.parquet"):
-        i = int(path.stem.split("_")[1])
-        start, stop = i * chunk_rows, min((i + 1) * chunk_rows, n)
-        try:
-            ok = pq.ParquetFile(path).metadata.num_rows == stop - start
-        except Exception:  # unreadable (killed while writing): redo it
-            ok = False
-        if ok:
-            done.add(i)
-        else:
-            path.unlink()
-    return parts_dir, done
+                raw = pq.read_schema(path).metadata or {}
+                meta = {k.decode(): v.decode() for k, v in raw.items()}
+                if META_KEY not in meta and _LEGACY_PARQUET_KEY.decode() in meta:
+                    meta[META_KEY] = meta[_LEGACY_PARQUET_KEY.decode()]
+            elif fmt == "fits":
+                from astropy.io import fits
 
+                with fits.open(path) as hdul:
+                    meta = dict(hdul[1].header) if len(hdul) > 1 else {}
+            else:
+                from ..catalog import read_catalog
 
-def _join_parts(out: Path, parts_dir: Path, n_chunks: int, config: dict):
-    import pyarrow.parquet as pq
-
-    tmp = out.with_name(out.name + ".joining")
-    writer = None
-    try:
-        for i in range(n_chunks):
-            table = pq.read_table(parts_dir / f"part_{i:06d}.parquet")
-            if writer is None:
-                meta = dict(table.schema.metadata or {})
-                meta[_PARQUET_META_KEY] = json.dumps(config).encode()
-                schema = table.schema.with_metadata(meta)
-                writer = pq.ParquetWriter(tmp, schema)
-            writer.write_table(table.cast(schema))
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(tmp, out)
-    shutil.rmtree(parts_dir)
+                meta = read_catalog(path).meta
+        except CatalogError:
+            raise
+        except Exception as exc:
+            raise CatalogError(f"could not read {path} as {fmt}: {exc}") from exc
+        where = str(path)
+    if META_KEY not in meta:
+        hint = (" (CSV files keep no metadata: write Parquet, FITS or ECSV to keep them)"
+                if where.lower().endswith(".csv") else "; was it written by galfast.simulate?")
+        raise CatalogError(f"{where} holds no simulation arguments ({META_KEY}){hint}")
+    return json.loads(meta[META_KEY])
