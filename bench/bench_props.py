@@ -38,7 +38,7 @@ def infer_data():
 
 def _fitted(train_data, hidden):
     phot, y = train_data      # the weights do not matter for speed: a short fit on 20,000 rows
-    return PropertyRegressor(targets=TARGETS, hidden=hidden, epochs=2, patience=100, n_threads=2).fit(
+    return PropertyRegressor(targets=TARGETS, hidden=hidden, epochs=2, patience=100, n_jobs=2).fit(
         phot.select(np.arange(20_000)), y[:20_000])
 
 
@@ -53,7 +53,7 @@ def test_predict_1m(benchmark, train_data, infer_data, hidden):
 
 def test_fit_one_epoch_100k(benchmark, train_data):
     phot, y = train_data
-    reg = PropertyRegressor(targets=TARGETS, epochs=1, patience=100, n_threads=2)
+    reg = PropertyRegressor(targets=TARGETS, epochs=1, patience=100, n_jobs=2)
     benchmark.pedantic(reg.fit, args=(phot, y), rounds=2, iterations=1)
     assert reg.history_["epochs_run"] == 1
 
@@ -61,7 +61,7 @@ def test_fit_one_epoch_100k(benchmark, train_data):
 def test_full_fit_100k(benchmark, train_data):
     """One complete default fit (≤ 200 epochs, early stopping, σ calibration) on 100,000 objects."""
     phot, y = train_data
-    reg = PropertyRegressor(targets=TARGETS, n_threads=2)
+    reg = PropertyRegressor(targets=TARGETS, n_jobs=2)
     benchmark.pedantic(reg.fit, args=(phot, y), rounds=1, iterations=1)
     benchmark.extra_info["epochs_run"] = reg.history_["epochs_run"]
     benchmark.extra_info["minutes"] = benchmark.stats.stats.min / 60

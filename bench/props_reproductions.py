@@ -207,7 +207,7 @@ def run_gama(args, out: Path):
     edges = [3, 10, 20, 40, 80, 160, 320, 640, 1e5]
     results = {}
     for loss in ("mae", "gaussian_nll"):
-        reg = PropertyRegressor(targets=targets, loss=loss, n_threads=args.threads, **TRAIN)
+        reg = PropertyRegressor(targets=targets, loss=loss, n_jobs=args.threads, **TRAIN)
         reg.fit(phot.select(trval), table[trval])
         res, _ = evaluate("gama" if loss == "gaussian_nll" else "gama_mae", reg, phot, table, test, snr, edges,
                           targets, out)
@@ -268,7 +268,7 @@ def run_jpas(args, out: Path):
     train, val, test = (np.flatnonzero(~is_test & ~is_val), np.flatnonzero(is_val), np.flatnonzero(is_test))
     i_err = 2.5 / np.log(10) / 5 * 10 ** (0.4 * (mag_i - JPAS_DEPTH))   # background-limited i error
     snr_i = 1.08 / i_err                                               # the paper's S/N definition
-    reg = PropertyRegressor(targets=targets, use_redshift=False, n_threads=args.threads, **TRAIN)
+    reg = PropertyRegressor(targets=targets, use_redshift=False, n_jobs=args.threads, **TRAIN)
     reg.fit(phot.select(train), truth[train], validation=(phot.select(val), truth[val]))
     mag_edges = np.append(JPAS_MAGS - 0.25, JPAS_MAGS[-1] + 0.25)
     edges = np.sort(1.08 / (2.5 / np.log(10) / 5 * 10 ** (0.4 * (mag_edges - JPAS_DEPTH))))
@@ -325,7 +325,7 @@ def run_jwst(args, out: Path):
     k = phot.bands.index("jwst_f444w")
     snr = np.where(phot.observed[:, k], phot.flux[:, k] / phot.flux_err[:, k], np.nan)
     edges = [-1e9, 3, 10, 30, 100, 300, 1e9]
-    reg = PropertyRegressor(targets=targets, n_threads=args.threads, **TRAIN)
+    reg = PropertyRegressor(targets=targets, n_jobs=args.threads, **TRAIN)
     reg.fit(phot.select(trval), table[trval])
     res, pred = evaluate("jwst", reg, phot, table, test, snr, edges, targets, out)
     incomplete = ~phot.observed[test].all(1)
@@ -337,7 +337,7 @@ def run_jwst(args, out: Path):
         for t in targets}
     md = markdown("jwst", f"JWST+HST 11 bands: {n:,} galaxies, 0 < z < 7, 10 % of bands not observed "
                           "(S/N bins: F444W)", {"gaussian_nll": res})
-    md += "\nRows with all bands vs rows with ≥ 1 band missing (flag 2): σ_NMAD / cov68 / cov95\n\n" \
+    md += "\nRows with all bands vs rows with ≥ 1 band missing (flag missing_bands): σ_NMAD / cov68 / cov95\n\n" \
           "| target | complete | missing bands |\n|---|---|---|\n"
     for t, d in res["complete_vs_incomplete"].items():
         c, m = d["complete"], d["missing_bands"]

@@ -101,12 +101,12 @@ def main(n_infer: int = 1_000_000, n_train: int = 100_000, full: bool = False, r
     torch.set_num_threads(2)
     out = {}
     phot_tr, y_tr = resampled(n_train, seed=1)
-    reg = PropertyRegressor(targets=TARGETS, hidden=HIDDEN, epochs=3, patience=100, n_threads=2).fit(phot_tr, y_tr)
+    reg = PropertyRegressor(targets=TARGETS, hidden=HIDDEN, epochs=3, patience=100, n_jobs=2).fit(phot_tr, y_tr)
 
     # ------------------------------------------------------------------ inference
     # interleaved rounds, best time of each (the shared machine's load drifts)
     phot_inf, _ = resampled(n_infer, seed=2)
-    small = PropertyRegressor(targets=TARGETS, hidden=(64, 64), epochs=1, n_threads=2).fit(
+    small = PropertyRegressor(targets=TARGETS, hidden=(64, 64), epochs=1, n_jobs=2).fit(
         phot_tr.select(np.arange(5000)), y_tr[:5000])
     nets = sequential_copy(reg)
     f, e, o, _ = photometry_arrays(phot_inf, reg.bands_)
@@ -161,7 +161,7 @@ def main(n_infer: int = 1_000_000, n_train: int = 100_000, full: bool = False, r
     for _ in range(rounds):
         for bs in (256, 512):
             r = PropertyRegressor(targets=TARGETS, hidden=HIDDEN, epochs=1, patience=100, batch_size=bs,
-                                  calibrate=False, n_threads=2).fit(phot_tr, y_tr)
+                                  calibrate=False, n_jobs=2).fit(phot_tr, y_tr)
             best[f"bs{bs}"] = min(best[f"bs{bs}"], r.history_["seconds"])
         t0 = time.perf_counter()
         baseline_train_epoch(x[:n_fit], yy[:n_fit], len(TARGETS))
@@ -177,7 +177,7 @@ def main(n_infer: int = 1_000_000, n_train: int = 100_000, full: bool = False, r
           f"{best['base'] / best['bs512']:.2f}×")
 
     if full:
-        r = PropertyRegressor(targets=TARGETS, n_threads=2).fit(phot_tr, y_tr)
+        r = PropertyRegressor(targets=TARGETS, n_jobs=2).fit(phot_tr, y_tr)
         out["full_fit_s"] = r.history_["seconds"]
         out["full_fit_epochs"] = r.history_["epochs_run"]
         print(f"full default fit on {n_train:,} objects: {r.history_['epochs_run']} epochs, "

@@ -17,16 +17,14 @@ __all__ = ["props_section"]
 TARGETS = ("log_mstar", "log_sfr", "av")
 
 
-def props_section(table, outdir: Path) -> str:
-    """Markdown for the demo report; writes ``props_true_vs_pred.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def props_section(table, outdir: Path, n_jobs=2, epochs: int = 80) -> str:
+    """Markdown for the demo report; writes ``props_true_vs_pred.png`` (:mod:`galfast.props.plots`).
+    ``n_jobs``: torch threads (2, as the measured figures of the README); ``epochs``: at most
+    this many (early stopping after 10 without improvement)."""
     from ..bands import JWST_HST_BANDS
-    from ..metrics import normalised_residuals, regression_metrics
+    from ..metrics import regression_metrics
     from ..photometry import Photometry
+    from .plots import plot_true_vs_pred
     from .regressor import PropertyRegressor
     from .targets import floor_log_sfr
 
@@ -41,13 +39,12 @@ def props_section(table, outdir: Path) -> str:
     perm = np.random.default_rng(0).permutation(len(phot))
     n_test = len(phot) // 5
     test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
-    reg = PropertyRegressor(targets=tuple(targets), epochs=80, patience=10, random_state=0)
+    reg = PropertyRegressor(targets=tuple(targets), epochs=epochs, patience=10, n_jobs=n_jobs, random_state=0)
     reg.fit(phot.select(train), table[train])
     t0 = time.perf_counter()
-    pred = reg.predict(phot.select(test))
+    pred = reg.predict_table(phot.select(test))
     rate = len(test) / (time.perf_counter() - t0)
 
-    fig, axes = plt.subplots(2, len(targets), figsize=(4.2 * len(targets), 7.5))
     lines = ["## Galaxy properties (PropertyRegressor)", "",
              f"One 3×128 ReLU network per target, Gaussian NLL, noise augmentation; trained on "
              f"{reg.n_train_:,} rows, early-stopped on {reg.n_val_:,}, {reg.history_['epochs_run']} epochs in "
@@ -55,28 +52,14 @@ def props_section(table, outdir: Path) -> str:
              f"(prediction {rate:,.0f} objects/s incl. features and flags).", "",
              "| target | σ(true−pred) | σ_NMAD | bias | outliers (>3σ_NMAD) | r² | coverage 68 % | coverage 95 % |",
              "|---|---|---|---|---|---|---|---|"]
-    for j, t in enumerate(targets):
+    for t in targets:
         y = np.asarray(table[t], dtype=float)[test]
         p, s = np.asarray(pred[t]), np.asarray(pred[t + "_err"])
         m = regression_metrics(y, p, s)
         lines.append(f"| {t} | {m['sigma']:.3f} | {m['sigma_nmad']:.3f} | {m['bias']:+.3f} | "
                      f"{m['outlier_fraction']:.3f} | {m['r2']:.3f} | {m['coverage_1sigma']:.3f} | "
                      f"{m['coverage_2sigma']:.3f} |")
-        lo, hi = np.nanpercentile(y, [0.5, 99.5])
-        ax = axes[0, j]
-        ax.hexbin(y, p, gridsize=50, bins="log", cmap="viridis", extent=(lo, hi, lo, hi))
-        ax.plot([lo, hi], [lo, hi], "r-", lw=0.8)
-        ax.set_xlabel(f"true {t}")
-        ax.set_ylabel(f"predicted {t}")
-        dens, edges = normalised_residuals(y, p, s)
-        ax = axes[1, j]
-        ax.stairs(dens, edges, color="k", label="(pred − true)/σ")
-        xx = np.linspace(-5, 5, 200)
-        ax.plot(xx, np.exp(-xx ** 2 / 2) / np.sqrt(2 * np.pi), "r-", lw=0.8, label="N(0, 1)")
-        ax.set_xlabel(f"normalised residual, {t}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(Path(outdir) / "props_true_vs_pred.png", dpi=100)
-    plt.close(fig)
+    plot_true_vs_pred({t: np.asarray(table[t], dtype=float)[test] for t in targets}, pred, targets,
+                      Path(outdir) / "props_true_vs_pred.png")
     lines += ["", "![properties: true vs predicted, normalised residuals](props_true_vs_pred.png)", ""]
     return "\n".join(lines)

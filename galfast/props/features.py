@@ -39,8 +39,10 @@ def photometry_arrays(phot: Photometry, bands, *, missing_bands: str = "error"):
     lacking = [b for b in bands if b not in phot.bands]
     if lacking and missing_bands != "mask":
         raise BandError(f"the catalogue lacks band(s) {lacking} that the model was trained on "
-                        f"(it has {list(phot.bands)}); pass missing_bands='mask' to treat them "
-                        "as not observed")
+                        f"(it has {list(phot.bands)}); name the columns that hold them with "
+                        f"column_map={{'your_column': {lacking[0]!r}}} (command line: --column-map "
+                        f"your_column={lacking[0]}), or pass missing_bands='mask' (--missing-bands mask) "
+                        "to treat them as not observed")
     n = len(phot)
     flux = np.zeros((n, len(bands)), dtype=np.float32)
     err = np.zeros_like(flux)

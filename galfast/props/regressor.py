@@ -3,16 +3,19 @@
 A scikit-learn style estimator around :class:`~galfast.props.networks.StackedMLP`:
 
     reg = PropertyRegressor(targets=("log_mstar", "log_sfr"), epochs=200).fit(phot, truths)
-    out = reg.predict(phot_new)          # Table: id, log_mstar, log_mstar_err, …, flag
-    reg.save("props.pt"); reg = PropertyRegressor.load("props.pt")
+    out = reg.predict_table(phot_new)    # Table: id, log_mstar, log_mstar_err, …, flags
+    reg.save("props.safetensors"); reg = PropertyRegressor.load("props.safetensors")
 
-Units are those of the training targets (dex for log quantities, mag for A_V/E(B−V), Gyr for
-ages).  With ``loss="gaussian_nll"`` each network predicts a mean and a σ; the σ are then
-rescaled by one factor per target chosen on the validation set so that the 68 % and 95 %
-intervals hold their nominal coverage (``calibrate=True``; the factor is kept in
-``sigma_scale_``; values of 0.7–1.0 are typical: noise augmentation trains on inputs noisier
-than the catalogue's, and this factor undoes it).  With ``loss="mae"`` (the papers' choice) the network predicts only a value and
-``<target>_err`` is the validation-set 1.4826·MAD of the residuals, the same for every row.
+Output: one row per input row, in input order: ``id``, ``<target>`` and ``<target>_err`` (1σ)
+for each target, and ``flags``.  Values carry the unit of the training target column when it
+had one, else that of :func:`galfast.props.targets.target_unit` (dex for ``log_*`` targets, mag
+for A_V and E(B−V), Gyr for ages).  With ``loss="gaussian_nll"`` each network predicts a mean
+and a σ; the σ are then rescaled by one factor per target chosen on the validation set so that
+the 68 % and 95 % intervals hold their nominal coverage (``calibrate=True``; the factor is kept
+in ``sigma_scale_``; values of 0.7–1.0 are typical: noise augmentation trains on inputs noisier
+than the catalogue's, and this factor undoes it).  With ``loss="mae"`` (the papers' choice) the
+network predicts only a value and ``<target>_err`` is the validation-set 1.4826·MAD of the
+residuals, the same for every row.
 
 Input: a :class:`~galfast.photometry.Photometry` (fluxes in µJy) or a table whose band columns
 are fluxes with 1σ errors (``input="flux"``, µJy unless the columns carry units) or AB magnitudes
@@ -22,41 +25,57 @@ flux table give the same predictions).  A magnitude entry is "not observed" when
 error is not finite or is a ±99 sentinel (|value| ≥ 90); magnitudes cannot express
 non-detections (flux ≤ 0), so give fluxes where faint objects matter.
 
-Flags (bitwise, column ``flag``): 1 no usable input (no observed band, or redshift needed and
-not finite) → values NaN; 2 some trained bands not observed in that row (the network's mask
-inputs were used); 4 the magnitudes or redshift lie > 5σ outside the training distribution.
+Flags (column ``flags``, int64, bits of :mod:`galfast.flags`):
+
+* ``no_estimate`` — no usable input: values and errors NaN; with ``too_few_bands`` when no
+  trained band is observed in the row, with ``no_redshift`` when the model uses redshift and
+  the row's is missing or not finite;
+* ``missing_bands`` — some trained bands are not observed in the row (the networks' mask inputs
+  were used; also every row when ``missing_bands="mask"`` stood in for bands the catalogue lacks);
+* ``extrapolation`` — a magnitude or the redshift lies more than 5σ outside the training
+  distribution.
+
+Saved models are galfast model files (:mod:`galfast.modelfile`: safetensors weights, JSON
+metadata, SHA-256, format-version gating); any galfast that reads the format reads them.
 """
 from __future__ import annotations
 
+import copy
 import logging
+import numbers
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .. import flags as _flags
 from ..errors import CatalogError, CatalogWarning
-from ..photometry import NOT_OBSERVED, Photometry, mag_err_to_flux_err, mag_to_flux
+from ..modelfile import ModelFileMixin
+from ..photometry import Photometry, mag_err_to_flux_err, mag_to_flux, parse_column_map
+from ..validation import ParameterError, check_random_state, effective_n_jobs, seed_from
 from .features import FeatureMaker, photometry_arrays
+from .targets import KNOWN_TARGETS, target_unit
 
-__all__ = ["PropertyRegressor", "KNOWN_TARGETS", "FLAG_BAD_INPUT", "FLAG_MISSING_BANDS",
-           "FLAG_EXTRAPOLATION", "torch_threads"]
+__all__ = ["PropertyRegressor", "KNOWN_TARGETS", "FLAG_BITS"]
 
 log = logging.getLogger(__name__)
 
-#: properties the simulator provides (any column name is accepted as a target)
-KNOWN_TARGETS = ("log_mstar", "log_sfr", "log_sfr10", "log_ssfr", "av", "ebv", "age_mw", "log_zmet",
-                 "log_ldust")
-FLAG_BAD_INPUT, FLAG_MISSING_BANDS, FLAG_EXTRAPOLATION = 1, 2, 4
+#: the galfast.flags bits a PropertyRegressor sets
+FLAG_BITS = (_flags.EXTRAPOLATION, _flags.NO_ESTIMATE, _flags.MISSING_BANDS, _flags.TOO_FEW_BANDS,
+             _flags.NO_REDSHIFT)
 _EXTRAPOLATION_SIGMA = 5.0
 _NOMINAL = {1.0: 0.6827, 2.0: 0.9545}
 _INPUTS = ("flux", "mag")
+_LOSSES = ("gaussian_nll", "mae")
+_PRECISIONS = ("float32", "bfloat16")
+_MISSING_BANDS = ("error", "mask")
 #: |magnitude| or |magnitude error| at or above this is a "no data" sentinel (±99 conventions)
 _MAG_SENTINEL = 90.0
 
 
 @contextmanager
-def torch_threads(n: int | None):
+def _torch_threads(n: int | None):
     """Run a block with ``torch.set_num_threads(n)`` (restored afterwards); None = leave as is."""
     import torch
 
@@ -77,7 +96,10 @@ def _resolve_device(device) -> "torch.device":
 
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {device!r} ({exc})") from None
 
 
 def _same_device(a, b) -> bool:
@@ -90,20 +112,40 @@ def _target_array(y, targets, n: int) -> np.ndarray:
         arr = np.asarray(y, dtype=float)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
         if arr.shape != (n, len(targets)):
-            raise ValueError(f"y has shape {arr.shape}, expected ({n}, {len(targets)}) for targets {targets}")
+            raise CatalogError(f"y has shape {arr.shape}, expected ({n}, {len(targets)}) for targets {targets}")
         return arr
     cols = []
-    names = list(getattr(y, "colnames", None) or getattr(y, "keys", lambda: [])())
-    if not names and getattr(y, "dtype", None) is not None and y.dtype.names:
-        names = list(y.dtype.names)
+    names = _column_names(y)
     for t in targets:
         if t not in names:
             raise CatalogError(f"target column {t!r} not found (columns: {names[:30]})")
-        c = np.asarray(y[t], dtype=float)
+        c = np.asarray(getattr(y[t], "value", y[t]), dtype=float)
         if c.shape != (n,):
-            raise ValueError(f"target {t!r} has {c.shape[0] if c.ndim else 1} rows, expected {n}")
+            raise CatalogError(f"target {t!r} has {c.shape[0] if c.ndim else 1} rows, expected {n}")
         cols.append(c)
     return np.column_stack(cols)
+
+
+def _column_names(y) -> list:
+    names = list(getattr(y, "colnames", None) or getattr(y, "keys", lambda: [])())
+    if not names and getattr(y, "dtype", None) is not None and y.dtype.names:
+        names = list(y.dtype.names)
+    return names
+
+
+def _target_units(y, targets) -> list:
+    """Unit string per target: the column's own unit when it has one, else :func:`target_unit`."""
+    from astropy import units as u
+
+    names = _column_names(y)
+    out = []
+    for t in targets:
+        unit = getattr(y[t], "unit", None) if t in names else None
+        if unit is not None and unit != u.dimensionless_unscaled:
+            out.append(unit.to_string())
+        else:
+            out.append(target_unit(t))
+    return out
 
 
 def _sigma_scale(r: np.ndarray) -> float:
@@ -117,7 +159,13 @@ def _sigma_scale(r: np.ndarray) -> float:
     return float(grid[np.argmin(err)])
 
 
-class PropertyRegressor(BaseEstimator):
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
+        raise ParameterError(f"{name} must be an int ≥ {minimum}, not {value!r}")
+    return int(value)
+
+
+class PropertyRegressor(ModelFileMixin, BaseEstimator):
     """Neural regressor from photometry (+ redshift) to galaxy properties, with per-object σ.
 
     targets : property names (columns of ``y``), e.g. ("log_mstar", "log_sfr", "av")
@@ -126,9 +174,9 @@ class PropertyRegressor(BaseEstimator):
     hidden : hidden-layer widths; (128, 128, 128) matched (256, 256, 256) in accuracy on the
         bundled catalogue at ≈3× less training and inference time; (64, 64) predicts ≈2.7×
         faster than the default at 15–25 % larger scatter (JWST-like simulation).  Measured on 2
-        shared AVX2 cores (AMD EPYC Zen 1), 10⁶ objects, 3 targets, end to end: ≈1.7×10⁵
-        objects/s for (128, 128, 128) and ≈4.7×10⁵ for (64, 64), i.e. *not* the > 10⁶/s once
-        claimed here (bench/props_results/speed.md)
+        shared AVX2 cores (AMD EPYC Zen 1), 10⁶ objects, 3 targets, ``n_jobs=2``, end to end:
+        ≈1.7×10⁵ objects/s for (128, 128, 128) and ≈4.7×10⁵ for (64, 64), i.e. *not* the
+        > 10⁶/s once claimed here (bench/props_results/speed.md)
     epochs, batch_size, lr, patience : Adam training with early stopping on the validation loss
     noise_augment, noise_scale : re-draw every epoch f' = f + ε σ_f · noise_scale
     band_dropout : probability to mark an observed band not-observed in training; "auto" = 0.1
@@ -137,27 +185,32 @@ class PropertyRegressor(BaseEstimator):
     validation_fraction : held out of the training rows for early stopping and calibration
         (0.2 → the papers' 64/16 train/validation of the 80 % not kept for testing)
     calibrate : rescale σ on the validation set to nominal 68/95 % coverage
-    bands, z_column : when fitting/predicting from an astropy Table: band columns (default all
-        bands found) and redshift column
+    bands, z_column : when fitting/predicting from an astropy Table: band columns (names,
+        aliases or band sets such as "jwst_hst"; default all bands found) and redshift column
     input : what a table's band columns hold: "flux" (fluxes and errors, µJy unless the columns
         carry units) or "mag" (AB magnitudes and 1σ magnitude errors); kept with the model as the
-        default of :meth:`predict`, which can override it per call.  Photometry objects always
-        hold fluxes.
+        default of :meth:`predict_table`, which can override it per call.  Photometry objects
+        always hold fluxes.
     device : training device: "auto" (default: CUDA when ``torch.cuda.is_available()``, else the
         CPU), "cpu", "cuda" or "cuda:N".  The fitted networks are moved to the CPU after training
-        (and saved from there); :meth:`predict` runs on the CPU unless given ``device=``.  On the
-        CPU results are identical run to run for a given ``random_state``; on CUDA the random
-        draws are the same (they come from a CPU generator) but the arithmetic differs from the
-        CPU's at rounding level, so CUDA and CPU fits agree only approximately.
-    n_threads : torch CPU threads during fit/predict (CPU only)
-    random_state : seed of the split, initial weights, shuffling and augmentation
+        (and saved from there); :meth:`predict_table` runs on the CPU unless given ``device=``.
+        On the CPU results are identical run to run for a given int ``random_state``; on CUDA the
+        random draws are the same (they come from a CPU generator) but the arithmetic differs
+        from the CPU's at rounding level, so CUDA and CPU fits agree only approximately.
+    n_jobs : torch CPU threads during fit/predict: None = 1, k, −1 = every core this process
+        may use (:func:`galfast.validation.effective_n_jobs`); measured speeds above are for 2
+    random_state : seed of the split, initial weights, shuffling and augmentation: None (fresh
+        entropy), an int (the same fit every time) or a ``numpy.random.Generator``
     """
+
+    MODEL_KIND = "galfast.PropertyRegressor"
+    STATE_VERSION = 1
 
     def __init__(self, targets=("log_mstar", "log_sfr"), *, per_target=True, loss="gaussian_nll",
                  hidden=(128, 128, 128), epochs=200, batch_size=512, lr=1e-3, patience=15,
                  noise_augment=True, noise_scale=1.0, band_dropout="auto", use_redshift=True,
                  use_errors=True, validation_fraction=0.2, calibrate=True, bands=None, z_column="z",
-                 input="flux", device="auto", n_threads=2, random_state=0, progress=False):
+                 input="flux", device="auto", n_jobs=None, random_state=0, progress=False):
         self.targets = targets
         self.per_target = per_target
         self.loss = loss
@@ -177,7 +230,7 @@ class PropertyRegressor(BaseEstimator):
         self.z_column = z_column
         self.input = input
         self.device = device
-        self.n_threads = n_threads
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.progress = progress
 
@@ -185,16 +238,49 @@ class PropertyRegressor(BaseEstimator):
     def _input_kind(self, input=None) -> str:
         kind = getattr(self, "input", "flux") if input is None else input
         if kind not in _INPUTS:
-            raise ValueError(f"input must be 'flux' or 'mag', not {kind!r}")
+            raise ParameterError(f"input must be 'flux' or 'mag', not {kind!r}")
         return kind
 
-    def _as_photometry(self, data, bands=None, input=None, id_column="auto") -> Photometry:
+    def _threads(self, device, n_jobs=None):
+        """Torch CPU threads for a run on ``device`` (None on CUDA: left as they are)."""
+        n = effective_n_jobs(self.n_jobs if n_jobs is None else n_jobs, "n_jobs")
+        return n if device.type == "cpu" else None
+
+    def to_photometry(self, data, *, bands=None, input=None, id_column="auto", column_map=None,
+                      z_column=None, row_offset: int = 0) -> Photometry:
+        """The :class:`Photometry` this model reads from ``data`` (a Photometry is returned as is).
+
+        data : astropy Table (or anything ``Table()`` accepts), e.g. a chunk of a catalogue
+        bands : bands to read; default the fitted bands (before fit: the ``bands`` parameter or
+            every band column found).  Trained bands the table lacks are left out here and
+            reported by :meth:`predict_table` (``missing_bands``)
+        input : "flux" or "mag" (default the model's ``input``)
+        id_column : column copied to ``id`` ("auto": id/ID/Id/objid/object_id if present, else
+            row numbers counted from ``row_offset``; None: row numbers)
+        column_map : {column: band} or ["COLUMN=BAND", …] for columns not named after a band
+        z_column : redshift column (default the model's ``z_column``; read when the model uses
+            redshift)
+        """
+        if bands is None:
+            bands = getattr(self, "bands_", None)
+            if bands is None and self.bands is not None:
+                bands = self.bands
+        return self._photometry(data, bands, input=input, id_column=id_column, column_map=column_map,
+                                z_column=z_column, row_offset=row_offset)
+
+    def _photometry(self, data, bands, *, input=None, id_column="auto", column_map=None, z_column=None,
+                    row_offset: int = 0) -> Photometry:
+        """:meth:`to_photometry` with explicit ``bands`` (None: every band column found)."""
+        from astropy.table import Table
+
+        from ..bands import resolve_band, sort_bands
+        from ..errors import BandError
+
         kind = self._input_kind(input)
         if isinstance(data, Photometry):
             return data
-        from astropy.table import Table
-
         table = data if isinstance(data, Table) else Table(data)
+        column_map = parse_column_map(column_map)
         if kind == "mag":   # magnitude columns may carry mag units: read the numbers as they are
             table = Table(table, copy=False)
             for c in table.colnames:
@@ -202,20 +288,21 @@ class PropertyRegressor(BaseEstimator):
                     col = table[c].copy(copy_data=False)
                     col.unit = None
                     table.replace_column(c, col)
-        z_col = self.z_column if (self.use_redshift and self.z_column in table.colnames) else None
-        if bands is not None:   # only the trained bands the table has; the rest are reported later
-            from ..bands import resolve_band
-            from ..errors import BandError
-
-            have = set()
+        zc = self.z_column if z_column is None else z_column
+        z_col = None
+        if self.use_redshift and (z_column is not None or zc in table.colnames):
+            z_col = zc
+        if bands is not None:   # only the wanted bands the table has; the rest are reported later
+            bands = sort_bands(bands)
+            have = {resolve_band(v) for v in (column_map or {}).values()}
             for c in table.colnames:
                 try:
                     have.add(resolve_band(c))
                 except BandError:
                     continue
             bands = [b for b in bands if b in have] or list(bands)
-        phot = Photometry.from_table(table, bands, z_column=z_col, id_column=id_column,
-                                     source=table.meta.get("source"))
+        phot = Photometry.from_table(table, bands, column_map=column_map, z_column=z_col,
+                                     id_column=id_column, row_offset=row_offset)
         if kind == "mag":   # the "fluxes" read are magnitudes, the "errors" magnitude errors
             m, me = phot.flux, phot.flux_err
             with np.errstate(invalid="ignore"):
@@ -228,12 +315,31 @@ class PropertyRegressor(BaseEstimator):
         return phot
 
     def _check_params(self):
-        if self.loss not in ("gaussian_nll", "mae"):
-            raise ValueError(f"loss must be 'gaussian_nll' or 'mae', not {self.loss!r}")
-        if isinstance(self.targets, str):
-            raise ValueError("targets must be a sequence of names, e.g. ('log_mstar',)")
+        if self.loss not in _LOSSES:
+            raise ParameterError(f"loss must be 'gaussian_nll' or 'mae', not {self.loss!r}")
+        if isinstance(self.targets, str) or len(tuple(self.targets)) == 0:
+            raise ParameterError(f"targets must be a non-empty sequence of names, e.g. ('log_mstar',), "
+                                 f"not {self.targets!r}")
         if not 0 < self.validation_fraction < 1:
-            raise ValueError("validation_fraction must be in (0, 1)")
+            raise ParameterError(f"validation_fraction must be in (0, 1), not {self.validation_fraction!r}")
+        if isinstance(self.hidden, (int, str)) or len(tuple(self.hidden)) == 0:
+            raise ParameterError(f"hidden must be a non-empty sequence of layer widths, not {self.hidden!r}")
+        for h in self.hidden:
+            _positive_int(h, "hidden widths")
+        _positive_int(self.epochs, "epochs")
+        _positive_int(self.batch_size, "batch_size")
+        _positive_int(self.patience, "patience", 0)
+        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
+            raise ParameterError(f"lr must be > 0, not {self.lr!r}")
+        if not (isinstance(self.noise_scale, numbers.Real) and self.noise_scale >= 0):
+            raise ParameterError(f"noise_scale must be ≥ 0, not {self.noise_scale!r}")
+        if self.band_dropout != "auto" and not (isinstance(self.band_dropout, numbers.Real)
+                                                and 0 <= self.band_dropout < 1):
+            raise ParameterError(f"band_dropout must be 'auto' or in [0, 1), not {self.band_dropout!r}")
+        self._input_kind()
+        effective_n_jobs(self.n_jobs, "n_jobs")
+        if not (self.random_state is None or isinstance(self.random_state, np.random.Generator)):
+            check_random_state(self.random_state)     # ParameterError for anything else
 
     def _tensors(self, flux, err, obs, z, y, ymask, device):
         import torch
@@ -241,8 +347,9 @@ class PropertyRegressor(BaseEstimator):
         from .training import TrainData
 
         return TrainData(torch.from_numpy(flux), torch.from_numpy(err), torch.from_numpy(obs),
-                         None if z is None else torch.from_numpy(z.astype(np.float32)),
-                         torch.from_numpy(y.astype(np.float32)), torch.from_numpy(ymask)).to(device)
+                         None if z is None else torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)),
+                         torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)),
+                         torch.from_numpy(ymask)).to(device)
 
     def _build_network(self):
         from .networks import StackedMLP
@@ -254,24 +361,29 @@ class PropertyRegressor(BaseEstimator):
         return StackedMLP(self.features_.n_features, self.hidden, k * t, n_models=1)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, phot, y, *, validation=None):
-        """Train on ``phot`` (Photometry or Table) and truths ``y`` (Table/dict/array with the target
-        columns).  ``validation=(phot_val, y_val)`` overrides the random validation split.
-        Rows without any observed band, without a finite redshift (when used) or with no finite
-        target are left out of training, with a :class:`CatalogWarning`."""
+    def fit(self, phot, y=None, *, validation=None, column_map=None):
+        """Train on ``phot`` (Photometry, or a table of band columns and the redshift) and truths
+        ``y`` (Table/dict/DataFrame/array with the target columns; default: ``phot`` itself when
+        it is a table holding them).  ``validation=(phot_val, y_val)`` overrides the random
+        validation split.  Rows without any observed band, without a finite redshift (when used)
+        or with no finite target are left out of training, with a :class:`CatalogWarning`."""
         import torch
 
         from .training import fit_network
 
         self._check_params()
-        self._input_kind()
-        phot = self._as_photometry(phot, self.bands)
+        if y is None:
+            if isinstance(phot, Photometry):
+                raise ParameterError("y (the truths) is required when fitting a Photometry")
+            y = phot
+        phot = self._photometry(phot, self.bands, column_map=column_map)
         if self.bands is not None:
             phot = phot.select_bands(self.bands)
         self.targets_ = tuple(self.targets)
         self.bands_ = tuple(phot.bands)
         flux, err, obs, _ = photometry_arrays(phot, self.bands_)
         yy = _target_array(y, self.targets_, len(phot))
+        self.target_units_ = tuple(_target_units(y, self.targets_))
         z = phot.z if self.use_redshift else None
         if self.use_redshift and z is None:
             raise CatalogError("use_redshift=True but the photometry has no redshift "
@@ -283,7 +395,10 @@ class PropertyRegressor(BaseEstimator):
             warnings.warn(f"{int((~usable).sum())} of {len(usable)} training rows left out (no observed band, "
                           "no finite redshift or no finite target)", CatalogWarning, stacklevel=2)
         rows = np.flatnonzero(usable)
-        rng = np.random.default_rng(self.random_state)
+        # an int random_state gives the same split, weights and draws every time; a Generator is
+        # advanced (one draw for the torch seed, then the split); None draws fresh entropy
+        seed = seed_from(self.random_state)
+        rng = check_random_state(self.random_state)
         if validation is None:
             rows = rng.permutation(rows)
             n_val = max(1, int(round(self.validation_fraction * rows.size)))
@@ -291,7 +406,7 @@ class PropertyRegressor(BaseEstimator):
             split = {"train": (flux[tr], err[tr], obs[tr], None if z is None else z[tr], yy[tr]),
                      "val": (flux[va], err[va], obs[va], None if z is None else z[va], yy[va])}
         else:
-            pv = self._as_photometry(validation[0], self.bands_)
+            pv = self._photometry(validation[0], self.bands_, column_map=column_map)
             fv, ev, ov, _ = photometry_arrays(pv, self.bands_)
             yv = _target_array(validation[1], self.targets_, len(pv))
             zv = pv.z if self.use_redshift else None
@@ -320,11 +435,11 @@ class PropertyRegressor(BaseEstimator):
             ys = (yv - self.target_mean_) / self.target_scale_
             m = np.isfinite(ys)
             data[name] = self._tensors(f, e, o, zz, np.where(m, ys, 0.0), m, device)
-        with torch_threads(self.n_threads if device.type == "cpu" else None):
+        with _torch_threads(self._threads(device)):
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.random_state))
+                torch.manual_seed(seed)
                 self.model_ = self._build_network().to(device)
-            gen = torch.Generator().manual_seed(int(self.random_state) + 1)
+            gen = torch.Generator().manual_seed(seed + 1)
             self.history_ = fit_network(
                 self.model_, self.features_, data["train"], data["val"], per_target=self.per_target,
                 loss=self.loss, epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
@@ -344,13 +459,11 @@ class PropertyRegressor(BaseEstimator):
 
         from .networks import split_outputs
 
-        import copy
-
         model = self.model_
         here = next(model.parameters()).device
         device = here if device is None else torch.device(device)
-        if precision not in ("float32", "bfloat16"):
-            raise ValueError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
+        if precision not in _PRECISIONS:
+            raise ParameterError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
         if not _same_device(here, device):       # a copy: the fitted model stays where it is
             model = copy.deepcopy(model).to(device)
         if precision == "bfloat16":
@@ -397,67 +510,93 @@ class PropertyRegressor(BaseEstimator):
         self.sigma_scale_ = np.asarray(scales)
 
     # ------------------------------------------------------------------ predict
-    def predict(self, phot, return_std: bool = True, *, missing_bands: str = "error",
-                batch_size: int = 8192, precision: str = "float32", input: str | None = None,
-                id_column: str | None = "auto", device="cpu"):
-        """Table with one row per input row, in order: ``id``, ``<target>`` (and ``<target>_err``,
-        1σ, with ``return_std``) and ``flag`` (see module docstring).  ``missing_bands="mask"``
-        treats trained bands absent from the catalogue as not observed instead of raising.
-        ``input`` ("flux"/"mag", default the model's ``input``) says what a table's band columns
-        hold; a model trained on fluxes can predict from magnitudes and vice versa.
-        ``id_column``: for a table, the column copied to the output ``id`` ("auto": id/ID/Id/
-        objid/object_id when present; None or absent: row numbers); a named column that the
-        table lacks raises :class:`CatalogError` naming it.  ``device``: where the networks run;
-        "cpu" (default; ≈1.7×10⁵ objects/s with the default networks on 2 AVX2 cores, see
-        bench/props_results/speed.md), "cuda", "cuda:N" or "auto" (CUDA when available); the
-        model itself stays on the CPU.
-        ``precision="bfloat16"`` runs the networks in bfloat16 (≈3× faster on CPUs with
-        AVX512-BF16/AMX, but ≈20× *slower* on CPUs without them, e.g. AVX2-only; outputs differ
-        by ≲ 0.01 of a target's standard deviation)."""
-        from astropy.table import Table
+    def predict_table(self, phot, *, return_std: bool = True, missing_bands: str = "error",
+                      batch_size: int = 8192, precision: str = "float32", input: str | None = None,
+                      id_column: str | None = "auto", column_map=None, device="cpu", n_jobs=None):
+        """Table with one row per input row, in input order: ``id``, ``<target>`` (and
+        ``<target>_err``, 1σ, with ``return_std``), with units, and ``flags`` (int64,
+        :mod:`galfast.flags` bits; see the module docstring).  ``table.meta["galfast_model"]`` is
+        ``"galfast.PropertyRegressor"``.
+
+        phot : Photometry, or a table (read with :meth:`to_photometry`: ``input``, ``id_column``
+            and ``column_map`` apply to tables only)
+        missing_bands : "error" (default) raises :class:`~galfast.BandError` naming trained bands
+            absent from the catalogue; "mask" treats them as not observed (flag missing_bands)
+        input : "flux"/"mag" (default the model's ``input``): what a table's band columns hold;
+            a model trained on fluxes can predict from magnitudes and vice versa
+        id_column : for a table, the column copied to the output ``id`` ("auto": id/ID/Id/objid/
+            object_id when present; None or absent: row numbers); a named column that the table
+            lacks raises :class:`~galfast.CatalogError` naming it
+        device : where the networks run; "cpu" (default; ≈1.7×10⁵ objects/s with the default
+            networks on 2 AVX2 cores with n_jobs=2, see bench/props_results/speed.md), "cuda",
+            "cuda:N" or "auto" (CUDA when available); the model itself stays on the CPU
+        n_jobs : torch CPU threads for this call (default the model's ``n_jobs``)
+        precision : "bfloat16" runs the networks in bfloat16 (≈3× faster on CPUs with
+            AVX512-BF16/AMX, but ≈20× *slower* on CPUs without them, e.g. AVX2-only; outputs
+            differ by ≲ 0.01 of a target's standard deviation)
+        """
+        from astropy import units as u
+        from astropy.table import Column, Table
 
         self._check_fitted()
-        phot = self._as_photometry(phot, self.bands_, input=input, id_column=id_column)
+        if missing_bands not in _MISSING_BANDS:
+            raise ParameterError(f"missing_bands must be 'error' or 'mask', not {missing_bands!r}")
+        if precision not in _PRECISIONS:
+            raise ParameterError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
+        batch_size = _positive_int(batch_size, "batch_size")
+        dev = _resolve_device(device)
+        threads = self._threads(dev, n_jobs)
+        phot = self.to_photometry(phot, input=input, id_column=id_column, column_map=column_map)
         flux, err, obs, _ = photometry_arrays(phot, self.bands_, missing_bands=missing_bands)
+        n = len(phot)
+        no_bands = ~obs.any(1)
+        no_z = np.zeros(n, dtype=bool)
         z = None
-        bad = ~obs.any(1)
         if self.use_redshift:
             if phot.z is None:
                 raise CatalogError("this model uses redshift but the photometry has none "
                                    f"(no {self.z_column!r} column)")
             z = np.asarray(phot.z, dtype=np.float32)
-            bad |= ~np.isfinite(z)
-            z = np.where(np.isfinite(z), z, 0.0).astype(np.float32)
-        dev = _resolve_device(device)
-        with torch_threads(self.n_threads if dev.type == "cpu" else None):
+            no_z = ~np.isfinite(z)
+            z = np.where(no_z, 0.0, z).astype(np.float32)
+        bad = no_bands | no_z
+        with _torch_threads(threads):
             mu, sig, xmax = self._raw_predict(flux, err, obs, z, batch_size=batch_size, device=dev,
                                               precision=precision)
-        flag = np.zeros(len(phot), dtype=np.int16)
-        flag[~obs.all(1)] |= FLAG_MISSING_BANDS
-        flag[xmax > _EXTRAPOLATION_SIGMA] |= FLAG_EXTRAPOLATION
-        flag[bad] = FLAG_BAD_INPUT
+        flag = np.zeros(n, dtype=_flags.DTYPE)
+        flag[~obs.all(1)] |= _flags.MISSING_BANDS
+        flag[no_bands] |= _flags.NO_ESTIMATE | _flags.TOO_FEW_BANDS
+        flag[no_z] |= _flags.NO_ESTIMATE | _flags.NO_REDSHIFT
+        flag[~bad & (xmax > _EXTRAPOLATION_SIGMA)] |= _flags.EXTRAPOLATION
+        units = getattr(self, "target_units_", None) or tuple(target_unit(t) for t in self.targets_)
         out = Table()
         out["id"] = phot.ids
         for t, name in enumerate(self.targets_):
+            unit = None if units[t] is None else u.Unit(units[t], parse_strict="silent")
             v = mu[:, t].astype(np.float64) * self.target_scale_[t] + self.target_mean_[t]
             v[bad] = np.nan
-            out[name] = v
+            out[name] = Column(v, unit=unit, description=f"predicted {name}")
             if return_std:
                 if sig is None:
-                    s = np.full(len(phot), self.sigma_scale_[t] * self.target_scale_[t])
+                    s = np.full(n, self.sigma_scale_[t] * self.target_scale_[t])
                 else:
                     s = sig[:, t].astype(np.float64) * self.sigma_scale_[t] * self.target_scale_[t]
                 s[bad] = np.nan
-                out[name + "_err"] = s
-        out["flag"] = flag
-        out.meta["galfast_model"] = "PropertyRegressor"
+                out[name + "_err"] = Column(s, unit=unit, description=f"1σ uncertainty of {name}")
+        bits = [b for b in FLAG_BITS if self.use_redshift or b != _flags.NO_REDSHIFT]
+        out[_flags.COLUMN] = Column(flag, description=_flags.column_description(bits))
+        out.meta["galfast_model"] = self.MODEL_KIND
         return out
+
+    def predict(self, phot, return_std: bool = True, **kwargs):
+        """The same as :meth:`predict_table` (a Table: id, targets, errors, flags)."""
+        return self.predict_table(phot, return_std=return_std, **kwargs)
 
     def score(self, phot, y) -> float:
         """Mean r² over the targets (scikit-learn convention)."""
         from ..metrics import regression_metrics
 
-        pred = self.predict(phot, return_std=False)
+        pred = self.predict_table(phot, return_std=False)
         yy = _target_array(y, self.targets_, len(pred))
         return float(np.mean([regression_metrics(yy[:, t], pred[n])["r2"]
                               for t, n in enumerate(self.targets_)]))
@@ -468,16 +607,58 @@ class PropertyRegressor(BaseEstimator):
 
             raise NotFittedError("this PropertyRegressor is not fitted yet; call fit() or load()")
 
-    # ------------------------------------------------------------------ persistence
-    def save(self, path):
-        """Write the fitted model to one file (see :mod:`galfast.props.io`)."""
-        from .io import save_model
-
-        return save_model(self, path)
+    # ------------------------------------------------------------------ model files
+    def to_state(self):
+        """(meta, arrays) for :mod:`galfast.modelfile`: the network weights as float32 arrays by
+        their state_dict names; parameters, bands, targets, units, feature and target scalers,
+        σ scales and the training history as JSON metadata."""
+        self._check_fitted()
+        params = self.get_params()
+        rs = params["random_state"]
+        if not (isinstance(rs, numbers.Integral) and not isinstance(rs, bool)):
+            params["random_state"] = None          # a Generator is not stored; None (fresh entropy)
+        meta = {
+            "params": params,
+            "bands": list(self.bands_),
+            "targets": list(self.targets_),
+            "target_units": list(getattr(self, "target_units_", None)
+                                 or [target_unit(t) for t in self.targets_]),
+            "features": self.features_.to_dict(),
+            "target_mean": self.target_mean_.tolist(),
+            "target_scale": self.target_scale_.tolist(),
+            "sigma_scale": self.sigma_scale_.tolist(),
+            "band_dropout": self.band_dropout_,
+            "n_train": int(self.n_train_),
+            "n_val": int(self.n_val_),
+            "history": self.history_,
+        }
+        arrays = {name: t.detach().cpu().numpy().astype(np.float32)
+                  for name, t in self.model_.state_dict().items()}
+        return meta, arrays
 
     @classmethod
-    def load(cls, path) -> "PropertyRegressor":
-        """Read a model written by :meth:`save`."""
-        from .io import load_model
+    def from_state(cls, meta, arrays) -> "PropertyRegressor":
+        """The fitted regressor of :meth:`to_state`'s (meta, arrays)."""
+        import torch
 
-        return load_model(path)
+        params = dict(meta["params"])
+        for key in ("targets", "hidden"):
+            params[key] = tuple(params[key])
+        if params.get("bands") is not None:
+            params["bands"] = tuple(params["bands"])
+        reg = cls(**params)
+        reg.targets_ = tuple(meta["targets"])
+        reg.bands_ = tuple(meta["bands"])
+        reg.target_units_ = tuple(meta["target_units"])
+        reg.features_ = FeatureMaker.from_dict(meta["features"])
+        reg.target_mean_ = np.asarray(meta["target_mean"], dtype=float)
+        reg.target_scale_ = np.asarray(meta["target_scale"], dtype=float)
+        reg.sigma_scale_ = np.asarray(meta["sigma_scale"], dtype=float)
+        reg.band_dropout_ = meta["band_dropout"]
+        reg.n_train_, reg.n_val_ = meta["n_train"], meta["n_val"]
+        reg.history_ = meta["history"]
+        model = reg._build_network()
+        model.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in arrays.items()})
+        model.eval()
+        reg.model_ = model
+        return reg
