@@ -56,9 +56,9 @@ def add_progress_option(p) -> None:
                    help="no progress bar")
 
 
-def add_jobs_option(p, what: str = "threads") -> None:
+def add_jobs_option(p, what: str = "threads", default_text: str = "1") -> None:
     p.add_argument("--jobs", "--threads", dest="jobs", type=int, default=None, metavar="N",
-                   help=f"{what} (default 1; -1: all cores)")
+                   help=f"{what} (default {default_text}; -1: all cores)")
 
 
 def add_seed_option(p) -> None:

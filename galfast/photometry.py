@@ -20,7 +20,7 @@ from .errors import BandError, CatalogError, CatalogWarning
 __all__ = [
     "Photometry", "OBSERVED", "NOT_OBSERVED", "NOT_DETECTED",
     "flux_to_mag", "mag_to_flux", "flux_err_to_mag_err", "mag_err_to_flux_err",
-    "adjacent_colours", "Standardizer", "AB_ZERO_POINT_UJY", "numeric_values", "parse_column_map",
+    "adjacent_colours", "Standardizer", "AB_ZERO_POINT_UJY", "numeric_values", "parse_column_map", "bands_in_table",
 ]
 
 #: per-band state codes (int8)
@@ -160,6 +160,23 @@ def parse_column_map(column_map) -> dict | None:
             raise CatalogError(f"column map entry {item!r} is not COLUMN=BAND (e.g. FLUX_F444W=F444W)")
         out[col.strip()] = band.strip()
     return out
+
+
+def bands_in_table(table, bands, column_map=None, err_suffixes=None) -> list:
+    """Those of ``bands`` (canonical names, band sets expanded) that ``table`` has flux and error
+    columns for, by name or through ``column_map``, as :meth:`Photometry.from_table` finds them:
+    the bands to read when the others are served as not observed (``missing_bands="mask"``)."""
+    if err_suffixes is None:
+        err_suffixes = Photometry.from_table.__kwdefaults__["err_suffixes"]
+    column_map = parse_column_map(column_map)
+    present = []
+    for b in sort_bands(bands):
+        try:
+            _band_columns(table.colnames, b, err_suffixes, column_map)
+        except CatalogError:
+            continue
+        present.append(b)
+    return present
 
 
 def _band_columns(colnames, band: str, err_suffixes, column_map) -> tuple[str, str]:

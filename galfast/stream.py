@@ -278,8 +278,9 @@ def stream(model, source, destination, *, read=None, predict=None, chunk_rows: i
     model : a fitted galfast model (``predict_table(photometry) -> Table``, ``bands_``)
     source : catalogue path (any format :func:`~galfast.read_catalog` reads) or an astropy Table
     destination : output path (Parquet/CSV streamed; FITS/ECSV/ASCII written at the end)
-    read : ``read(chunk, row_offset) -> Photometry``; default ``Photometry.from_table`` with the
-        model's bands, ids from an id/ID column or row numbers counted across chunks
+    read : ``read(chunk, row_offset) -> Photometry``; default the model's
+        ``to_photometry(chunk, row_offset=…)`` (else ``Photometry.from_table`` with its bands):
+        ids from an id/ID column, else row numbers counted across chunks
     predict : ``predict(photometry) -> Table``; default ``model.predict_table``
     keep_columns : input columns copied to the output beside the model's (e.g. ra, dec)
     resume : keep the parts of an interrupted run with the same arguments (``config``, the model,
@@ -301,7 +302,10 @@ def stream(model, source, destination, *, read=None, predict=None, chunk_rows: i
         raise ValueError(f"chunk_rows must be ≥ 1, got {chunk_rows}")
     chunk_rows = int(chunk_rows)
     keep_columns = list(keep_columns or ())
-    if read is None:
+    if read is None and hasattr(model, "to_photometry"):
+        def read(chunk, row_offset):
+            return model.to_photometry(chunk, row_offset=row_offset)
+    elif read is None:
         bands = model_bands(model)
 
         def read(chunk, row_offset):

@@ -199,3 +199,20 @@ def test_a_run_that_failed_before_its_first_part_does_not_block_the_corrected_re
         stream(ColourModel(fail_after=0), src, tmp_path / "o.parquet", progress=False)
     r = stream(ColourModel(), src, tmp_path / "o.parquet", progress=False, keep_columns=["ra"])
     assert r["rows"] == 30
+
+
+def test_photoz_model_streams_with_its_own_reader(jwst_phot, tmp_path):
+    from galfast import KLLRPhotoZ
+
+    train, target = jwst_phot.select(np.arange(0, 4000)), jwst_phot.select(np.arange(4000, 5000))
+    model = KLLRPhotoZ(k=20).fit(train)
+    t = target.to_table()
+    del t["id"]                       # no id column: ids are row numbers across chunks
+    src = write_catalog(t, tmp_path / "target.parquet")
+    stream(model, src, tmp_path / "z.parquet", chunk_rows=300, progress=False)
+    got = read_catalog(tmp_path / "z.parquet")
+    want = model.predict_table(target)
+    np.testing.assert_array_equal(got["id"], np.arange(1000))
+    np.testing.assert_array_equal(np.asarray(got["z_phot"]), np.asarray(want["z_phot"]))
+    np.testing.assert_array_equal(np.asarray(got["bands_used"]), np.asarray(want["bands_used"]))
+    assert got.meta["galfast_model"] == "galfast.KLLRPhotoZ"

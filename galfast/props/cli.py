@@ -146,10 +146,7 @@ def register(subparsers) -> None:
     q.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                    help="network arithmetic; bfloat16 is ≈3× faster on AVX512-BF16/AMX CPUs, "
                         "≈20× slower on CPUs without them (AVX2-only)")
-    add_jobs_option(q, "torch CPU threads")
-    for action in q._actions:      # the default here is the model's n_jobs (1 unless trained with --jobs)
-        if action.dest == "jobs":
-            action.help = "torch CPU threads (default: the model's n_jobs, 1 unless trained with --jobs; -1: all cores)"
+    add_jobs_option(q, "torch CPU threads", "the model's n_jobs, 1 unless trained with --jobs")
     q.add_argument("--device", default="cpu",
                    help="inference device: cpu (default; ≈1.7e5 objects/s with the default networks on 2 AVX2 "
                         "cores, --jobs 2), cuda, cuda:N or auto")

@@ -273,8 +273,8 @@ class PropertyRegressor(ModelFileMixin, BaseEstimator):
         """:meth:`to_photometry` with explicit ``bands`` (None: every band column found)."""
         from astropy.table import Table
 
-        from ..bands import resolve_band, sort_bands
-        from ..errors import BandError
+        from ..bands import sort_bands
+        from ..photometry import bands_in_table
 
         kind = self._input_kind(input)
         if isinstance(data, Photometry):
@@ -293,14 +293,7 @@ class PropertyRegressor(ModelFileMixin, BaseEstimator):
         if self.use_redshift and (z_column is not None or zc in table.colnames):
             z_col = zc
         if bands is not None:   # only the wanted bands the table has; the rest are reported later
-            bands = sort_bands(bands)
-            have = {resolve_band(v) for v in (column_map or {}).values()}
-            for c in table.colnames:
-                try:
-                    have.add(resolve_band(c))
-                except BandError:
-                    continue
-            bands = [b for b in bands if b in have] or list(bands)
+            bands = bands_in_table(table, bands, column_map) or sort_bands(bands)
         phot = Photometry.from_table(table, bands, column_map=column_map, z_column=z_col,
                                      id_column=id_column, row_offset=row_offset)
         if kind == "mag":   # the "fluxes" read are magnitudes, the "errors" magnitude errors

@@ -70,7 +70,7 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
     from ..errors import BandError
     from ..photometry import Photometry, parse_column_map
     from ..stream import stream
-    from .estimator import KLLRPhotoZ, _check_missing_bands, bands_in_table
+    from .estimator import KLLRPhotoZ, _check_missing_bands
 
     _check_missing_bands(missing_bands)
     column_map = parse_column_map(column_map)
@@ -90,10 +90,9 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
         raise BandError(f"the model {model} has no band names; refit it on a catalogue")
 
     def read(chunk, row_offset):
-        cmap = _present_map(column_map, chunk.colnames)
-        use = est.bands_ if missing_bands == "error" else bands_in_table(chunk, est.bands_, cmap)
-        return Photometry.from_table(chunk, use, column_map=cmap, id_column=id_column,
-                                     z_column=target_z_column, row_offset=row_offset)
+        return est.to_photometry(chunk, column_map=column_map, id_column=id_column,
+                                 z_column=target_z_column, row_offset=row_offset,
+                                 missing_bands=missing_bands)
 
     collected = []
 

@@ -41,7 +41,7 @@ from .engine import FLAG_BAD_VALUE, PHOTOZ_FLAGS
 from .patterns import PatternIndex, popcount
 
 __all__ = ["KLLRPhotoZ", "BandMismatchError", "TooManyBandsError", "DEFAULT_K", "DEFAULT_LAM",
-           "DEFAULT_GAMMA", "SENTINELS", "MODEL_FORMAT", "MAX_BANDS", "OUTPUT_COLUMNS", "bands_in_table"]
+           "DEFAULT_GAMMA", "SENTINELS", "MODEL_FORMAT", "MAX_BANDS", "OUTPUT_COLUMNS"]
 
 #: defaults: tuned on the published protocol's training set (seed 0) with galfast.redshift.tuning
 DEFAULT_K = 20
@@ -104,25 +104,6 @@ def _check_missing_bands(missing_bands: str) -> str:
     if missing_bands not in ("error", "mask"):
         raise ParameterError(f"missing_bands must be 'error' or 'mask', got {missing_bands!r}")
     return missing_bands
-
-
-def bands_in_table(table, bands, column_map=None) -> list:
-    """Those of ``bands`` that ``table`` has flux and error columns for (by name or through
-    ``column_map``, as :meth:`Photometry.from_table` finds them): the bands to read when the
-    others are to be served as not observed (``missing_bands="mask"``)."""
-    from ..photometry import _band_columns, parse_column_map
-
-    suffixes = Photometry.from_table.__kwdefaults__["err_suffixes"]
-    column_map = parse_column_map(column_map)
-    present = []
-    for b in bands:
-        try:
-            fc, ec = _band_columns(table.colnames, b, suffixes, column_map)
-        except CatalogError:
-            continue
-        if fc in table.colnames and ec in table.colnames:
-            present.append(b)
-    return present
 
 
 class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
@@ -355,6 +336,25 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         r = self.predict_full(X, bands, errors=bool(return_std))
         return (r["z"], r["z_err"]) if return_std else r["z"]
 
+    def to_photometry(self, table, *, column_map=None, id_column="auto", z_column=None,
+                      row_offset: int = 0, missing_bands: str = "error") -> Photometry:
+        """The model's bands of an astropy Table as Photometry (:meth:`Photometry.from_table`);
+        with ``missing_bands="mask"`` only the bands the table has columns for (the others are
+        then served as not observed by :meth:`predict_table`)."""
+        from ..photometry import bands_in_table, parse_column_map
+
+        check_is_fitted(self, "index_")
+        _check_missing_bands(missing_bands)
+        if self.bands_ is None:
+            raise BandError("this model has no band names (fitted on plain arrays without bands=); "
+                            "it cannot read a table")
+        column_map = parse_column_map(column_map)
+        if column_map:   # one map may serve several files: use the entries this table has
+            column_map = {c: b for c, b in column_map.items() if c in table.colnames} or None
+        bands = self.bands_ if missing_bands == "error" else bands_in_table(table, self.bands_, column_map)
+        return Photometry.from_table(table, bands, column_map=column_map, id_column=id_column,
+                                     z_column=z_column, row_offset=row_offset)
+
     def predict_table(self, phot, *, missing_bands: str = "error"):
         """The output contract: an astropy Table with one row per row of ``phot``, in its order.
 
@@ -373,9 +373,7 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
 
         if not isinstance(phot, Photometry):
             if isinstance(phot, Table):
-                check_is_fitted(self, "index_")
-                bands = self.bands_ if missing_bands != "mask" else bands_in_table(phot, self.bands_)
-                phot = Photometry.from_table(phot, bands)
+                phot = self.to_photometry(phot, missing_bands=missing_bands)
             else:
                 raise TypeError(f"predict_table takes a galfast.Photometry (or an astropy Table), not "
                                 f"{type(phot).__name__}; for magnitude arrays use predict_full(X)")

@@ -528,3 +528,21 @@ def test_jwst_missing_bands_degrade_gracefully(demo, trained):
     assert abs(m_part["coverage_1sigma"] - 0.683) < 0.07
     # the network widens σ when bands are missing
     assert np.median(part["log_mstar_err"][incomplete]) > np.median(full["log_mstar_err"][incomplete])
+
+
+def test_stream_with_the_default_reader_gives_the_redshift_to_the_model(toy, fitted, tmp_path):
+    """galfast.stream.stream(model, file, out) with no custom reader: the model's to_photometry
+    reads the bands and its z column, so the streamed output equals predict_table."""
+    from galfast.stream import stream
+
+    phot, _, _ = toy
+    sub = phot.select(np.arange(5000, 5600))
+    table = sub.to_table()
+    table.rename_column("z", fitted.z_column) if fitted.z_column != "z" else None
+    src = galfast.write_catalog(table, tmp_path / "in.parquet")
+    stream(fitted, src, tmp_path / "out.parquet", chunk_rows=250, progress=False)
+    got = galfast.read_catalog(tmp_path / "out.parquet")
+    want = fitted.predict_table(sub)
+    np.testing.assert_array_equal(got["id"], want["id"])
+    np.testing.assert_allclose(np.asarray(got["log_mstar"]), np.asarray(want["log_mstar"]), rtol=1e-6)
+    np.testing.assert_array_equal(got["flags"], want["flags"])
