@@ -14,38 +14,19 @@ __all__ = ["run_demo", "SECTIONS", "register"]
 
 
 def catalogue_section(table, outdir: Path) -> str:
-    """Colour–redshift diagram and distributions of the simulated truths (figures built with
-    ``matplotlib.figure.Figure`` and ``savefig``: no pyplot state, no backend change)."""
-    from matplotlib.figure import Figure
-
+    """Colour–redshift diagram and distributions of the simulated truths (:mod:`galfast.plots`)."""
     from .bands import JWST_HST_BANDS
     from .photometry import Photometry
+    from .plots import colour_redshift_figure, histograms_figure
 
     phot = Photometry.from_table(table, JWST_HST_BANDS, id_column="id", z_column="z")
     mag = phot.mag()
     z = phot.z
-    fig = Figure(figsize=(10, 4))
-    axes = fig.subplots(1, 2)
-    pairs = [("jwst_f150w", "jwst_f277w"), ("acs_wfc_f606w", "jwst_f090w")]
-    for ax, (b1, b2) in zip(axes, pairs):
-        c = mag[:, phot.bands.index(b1)] - mag[:, phot.bands.index(b2)]
-        ok = np.isfinite(c)
-        ax.hexbin(z[ok], c[ok], gridsize=60, bins="log", cmap="viridis", extent=(0, 7, -1.5, 3.5))
-        ax.set_xlabel("redshift z")
-        ax.set_ylabel(f"{b1} − {b2} [AB mag]")
+    fig = colour_redshift_figure(phot, [("jwst_f150w", "jwst_f277w"), ("acs_wfc_f606w", "jwst_f090w")])
     fig.suptitle(f"bundled demo catalogue: {len(table):,} simulated galaxies")
-    fig.tight_layout()
     fig.savefig(outdir / "colour_redshift.png", dpi=110)
-
     truths = [c for c in ("z", "log_mstar", "log_sfr", "av", "age_mw", "log_zmet") if c in table.colnames]
-    fig = Figure(figsize=(3 * len(truths), 3))
-    axes = fig.subplots(1, len(truths))
-    for ax, name in zip(np.atleast_1d(axes), truths):
-        v = np.asarray(table[name], dtype=float)
-        ax.hist(v[np.isfinite(v)], bins=40, color="0.3")
-        ax.set_xlabel(name)
-    fig.tight_layout()
-    fig.savefig(outdir / "property_distributions.png", dpi=110)
+    histograms_figure(table, truths).savefig(outdir / "property_distributions.png", dpi=110)
 
     det = phot.detected.mean(axis=0)
     lines = ["## Catalogue", "", f"{len(table):,} galaxies, {phot.n_bands} bands, "
