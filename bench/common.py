@@ -15,8 +15,11 @@ pytest puts it there for ``bench/bench_*.py``)::
 * :func:`jwst_specz`, :func:`jwst_protocol_split` — the JWST spec-z catalogue through
   :mod:`galfast.datasets` (bundled, or ``$GALFAST_SHARED``'s text file; never a hard-coded
   path) and the published protocol's stratified train/test rows;
+* :func:`bench_size` — a problem size scaled by ``$GALFAST_BENCH_SCALE`` (default 1; e.g. 0.01
+  for a quick check that every script and suite still runs);
 * :func:`load_sibling` — a module of bench/ (or of tests/, for the lean reference
-  implementations) by file name.
+  implementations) by file name: the one way bench scripts import each other and the references
+  (:func:`photoz_reference`: tests/redshift/reference.py).
 
 Machines here are shared and noisy: quote the ratios, not the absolute times.
 """
@@ -36,7 +39,7 @@ TESTS = REPO / "tests"
 
 __all__ = ["HERE", "REPO", "TESTS", "best_time", "interleaved_best", "print_ratio_table",
            "bench_threads", "thread_limits", "cores", "jwst_specz", "jwst_protocol_split",
-           "load_sibling"]
+           "bench_size", "load_sibling", "photoz_reference"]
 
 
 # ------------------------------------------------------------------------------ timing
@@ -77,6 +80,13 @@ def print_ratio_table(title: str, rates: dict, baseline: str, *, unit: str = "ob
         tail = "   (baseline)" if label == baseline else f"   ratio {rate / base:7.1f}x"
         print(f"  {label:<{width}} : {rate:12,.0f} {unit}{tail}", file=file)
     return ratios
+
+
+def bench_size(n: int, minimum: int = 1) -> int:
+    """``n`` times ``$GALFAST_BENCH_SCALE`` (default 1), at least ``minimum``: the one knob that
+    shrinks every bench script and suite for a quick check (ratios at a small size mean little)."""
+    scale = float(os.environ.get("GALFAST_BENCH_SCALE", 1))
+    return max(int(minimum), int(round(n * scale)))
 
 
 # ------------------------------------------------------------------------------ threads
@@ -145,3 +155,8 @@ def load_sibling(name: str, folder: Path | None = None):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def photoz_reference():
+    """tests/redshift/reference.py (the lean per-object NumPy KLLR loop ``kllr_loop``)."""
+    return load_sibling("reference", TESTS / "redshift")

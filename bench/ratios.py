@@ -5,25 +5,31 @@ shared and noisy: quote the ratios, not the absolute times.
 
     python bench/ratios.py            # all
     python bench/ratios.py photoz     # only bench/ratios_photoz.py
-"""
-import importlib.util
-import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+``$GALFAST_BENCH_THREADS`` sets the threads (default 2); ``$GALFAST_BENCH_SCALE`` scales every
+problem size (e.g. 0.01 for a quick check that the scripts run).
+"""
+import argparse
+import sys
+
+from common import HERE, load_sibling
+
+CAPABILITIES = sorted(p.stem.removeprefix("ratios_") for p in HERE.glob("ratios_*.py"))
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    for path in sorted(HERE.glob("ratios_*.py")):
-        name = path.stem.removeprefix("ratios_")
-        if argv and name not in argv:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("which", nargs="*", metavar="CAPABILITY",
+                    help=f"which to run (default all): {', '.join(CAPABILITIES)}")
+    args = ap.parse_args(argv)
+    unknown = sorted(set(args.which) - set(CAPABILITIES))
+    if unknown:
+        ap.error(f"unknown capability {', '.join(unknown)} (choose from {', '.join(CAPABILITIES)})")
+    for name in CAPABILITIES:
+        if args.which and name not in args.which:
             continue
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
         print(f"=== {name}")
-        module.main()
+        load_sibling(f"ratios_{name}").main()
     return 0
 
 
