@@ -11,18 +11,22 @@ import pytest
 
 pytest.importorskip("bagpipes", reason="bagpipes (galfast[sim]) is not installed")
 
+from common import bench_size  # noqa: E402
 from galfast.bands import JWST_HST_BANDS  # noqa: E402
 from galfast.sim import Priors, simulate  # noqa: E402
 from galfast.sim.forward import (_cached_model, bagpipes_components, import_bagpipes,  # noqa: E402
                                  write_filter_files)
 
 BANDS = tuple(JWST_HST_BANDS)
+N_MODELS = bench_size(4096, 128)          # sizes times $GALFAST_BENCH_SCALE
+N_SIM = bench_size(8192, 256)
+N_LOOP = min(100, N_MODELS)
 
 
 @pytest.fixture(scope="module")
 def model_and_params():
     fm = _cached_model(BANDS, "delayed_tau")
-    params = Priors().sample(4096, np.random.default_rng(0), fm.age_of_universe)
+    params = Priors().sample(N_MODELS, np.random.default_rng(0), fm.age_of_universe)
     params["massformed"] = fm.evaluate(params)["massformed"]
     del params["log_mstar"]
     return fm, params
@@ -31,21 +35,21 @@ def model_and_params():
 def test_forward_model_4096(benchmark, model_and_params):
     fm, params = model_and_params
     out = benchmark(fm.evaluate, params)
-    assert out["flux"].shape == (4096, len(BANDS))
+    assert out["flux"].shape == (N_MODELS, len(BANDS))
 
 
 def test_simulate_8192_one_process(benchmark):
     _cached_model(BANDS, "delayed_tau")
-    t = benchmark.pedantic(simulate, args=(8192, BANDS), kwargs={"seed": 1, "progress": False},
+    t = benchmark.pedantic(simulate, args=(N_SIM, BANDS), kwargs={"seed": 1, "progress": False},
                            rounds=3, iterations=1)
-    assert len(t) == 8192
+    assert len(t) == N_SIM
 
 
 def test_bagpipes_update_loop_100(benchmark, model_and_params, tmp_path):
     fm, params = model_and_params
     pipes = import_bagpipes()
     files = write_filter_files(BANDS, tmp_path)
-    comps = [bagpipes_components(params, i, "delayed_tau") for i in range(100)]
+    comps = [bagpipes_components(params, i, "delayed_tau") for i in range(N_LOOP)]
     with contextlib.redirect_stdout(io.StringIO()):
         mg = pipes.model_galaxy(comps[0], filt_list=files, phot_units="mujy")
 
@@ -55,5 +59,5 @@ def test_bagpipes_update_loop_100(benchmark, model_and_params, tmp_path):
         return mg.photometry
 
     phot = benchmark.pedantic(loop, rounds=3, iterations=1)
-    np.testing.assert_allclose(phot, fm.evaluate({k: v[99:100] for k, v in params.items()})["flux"][0],
+    np.testing.assert_allclose(phot, fm.evaluate({k: v[N_LOOP - 1:N_LOOP] for k, v in params.items()})["flux"][0],
                                rtol=1e-9)

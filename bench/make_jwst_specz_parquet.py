@@ -1,8 +1,8 @@
 """Regenerate ``galfast/data/jwst_specz.parquet`` from the public JWST spec-z catalogue.
 
 The source is the whitespace text file released with the kernelised local linear regression
-photo-z paper (Kalná, Begley & Donnan 2024), kept outside the project at
-``../shared/data/jwst_specz/jwst_specz_catalog.ascii`` (or under ``$GALFAST_SHARED``).  It is read
+photo-z paper (Kalná, Begley & Donnan 2024), kept outside the project: ``--src PATH``, or
+``$GALFAST_SHARED/data/jwst_specz/jwst_specz_catalog.ascii``.  It is read
 with galfast's own ``read_catalog(path, format="ascii")`` and written with pyarrow, zstd
 compressed, every column and row kept in file order with the dtypes the reader gives (``ID``
 int64, everything else float64).  The script then checks, column by column, that the Parquet file
@@ -10,7 +10,8 @@ reads back bit-identical (through pyarrow and through ``read_catalog``) and that
 are the correctly rounded values of the decimal text (Python ``float`` of each token), and prints
 the SHA-256 of both files for ``galfast/data/README.md``.
 
-    .venv/bin/python bench/make_jwst_specz_parquet.py [--src PATH] [--out PATH]
+    GALFAST_SHARED=<shared folder> .venv/bin/python bench/make_jwst_specz_parquet.py [--out PATH]
+    .venv/bin/python bench/make_jwst_specz_parquet.py --src PATH [--out PATH]
 
 The Parquet bytes depend on the pyarrow version (its writer name is stored in the file); the
 values do not.
@@ -25,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GALFAST_SHARED") or REPO.parent / "shared")
-SRC = SHARED / "data" / "jwst_specz" / "jwst_specz_catalog.ascii"
+from common import REPO
+from galfast.datasets import JWST_SPECZ_SHARED, SHARED_ENV
+
+SRC = Path(os.environ[SHARED_ENV]) / JWST_SPECZ_SHARED if os.environ.get(SHARED_ENV) else None
 OUT = REPO / "galfast" / "data" / "jwst_specz.parquet"
 ZSTD_LEVEL = 19
 
@@ -106,11 +108,14 @@ def convert(src: Path, out: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--src", type=Path, default=SRC, help=f"the text catalogue (default {SRC})")
+    ap.add_argument("--src", type=Path, default=SRC,
+                    help=f"the text catalogue (default ${SHARED_ENV}/{JWST_SPECZ_SHARED}: {SRC})")
     ap.add_argument("--out", type=Path, default=OUT, help=f"the Parquet file (default {OUT})")
     args = ap.parse_args(argv)
+    if args.src is None:
+        ap.error(f"no source catalogue: pass --src PATH or set {SHARED_ENV} to the shared-data folder")
     if not args.src.exists():
-        sys.exit(f"source catalogue not found: {args.src} (set GALFAST_SHARED or pass --src)")
+        sys.exit(f"source catalogue not found: {args.src} (set {SHARED_ENV} or pass --src)")
     convert(args.src, args.out)
     return 0
 

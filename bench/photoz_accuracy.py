@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from common import jwst_specz
+
 
 def _fmt(m):
     return (f"σ_NMAD {m['sigma_nmad']:.4f}  outliers {100 * m['outlier_fraction']:5.2f} %  "
@@ -103,10 +105,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--no-tune", action="store_true")
     args = ap.parse_args(argv)
-    from galfast.datasets import load_jwst_specz
-
     warnings.simplefilter("ignore")
-    phot = load_jwst_specz()   # galfast.datasets.jwst_specz_path(): bundled, or $GALFAST_SHARED
+    phot = jwst_specz()   # galfast.datasets.jwst_specz_path(): bundled, or $GALFAST_SHARED
     protocol(phot, range(args.seeds), not args.no_tune)
     full_sample(phot)
     simulated()

@@ -36,13 +36,13 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+from common import HERE, bench_threads  # noqa: E402
 from galfast.bands import JWST_HST_BANDS, register_tophat  # noqa: E402
 from galfast.metrics import binned_metrics, regression_metrics  # noqa: E402
 from galfast.photometry import Photometry, flux_to_mag  # noqa: E402
 from galfast.props import PropertyRegressor  # noqa: E402
 from galfast.props.targets import floor_log_sfr  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 LABELS = {"log_mstar": "log M* [M☉]", "log_sfr": "log SFR [M☉/yr]", "log_ldust": "log L_dust [L☉]",
           "av": "A_V [mag]", "ebv": "E(B−V) [mag]", "log_age": "log age_mw [yr]", "log_zmet": "log Z/Z☉"}
 TRAIN = dict(hidden=(128, 128, 128), epochs=200, patience=20, batch_size=512, lr=1e-3)
@@ -67,10 +67,9 @@ def split_rows(n, seed=0):
 
 def evaluate(name, reg, phot, truth, test, snr, snr_edges, targets, out: Path, extra=None):
     """Metrics overall and vs S/N on the test rows; PNGs; returns a JSON-able dict."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from galfast.props.plots import true_vs_pred_figure
 
     t0 = time.perf_counter()
     pred = reg.predict(phot.select(test))
@@ -80,25 +79,23 @@ def evaluate(name, reg, phot, truth, test, snr, snr_edges, targets, out: Path, e
            "predict_objects_per_s": len(test) / t_pred, "sigma_scale": reg.sigma_scale_.tolist(),
            "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in reg.get_params().items()},
            "targets": {}}
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 4))
-    for ax, t in zip(np.atleast_1d(axes), targets):
-        y = np.asarray(truth[t], dtype=float)[test]
+    y_test = {t: np.asarray(truth[t], dtype=float)[test] for t in targets}
+    for t in targets:
         p, s = np.asarray(pred[t]), np.asarray(pred[t + "_err"])
-        m = regression_metrics(y, p, s)
-        m["vs_snr"] = binned_metrics(snr[test], y, p, snr_edges, sigma=s)
+        m = regression_metrics(y_test[t], p, s)
+        m["vs_snr"] = binned_metrics(snr[test], y_test[t], p, snr_edges, sigma=s)
         res["targets"][t] = m
-        lo, hi = np.nanpercentile(y, [0.5, 99.5])
-        ax.hexbin(y, p, gridsize=60, bins="log", cmap="viridis", extent=(lo, hi, lo, hi))
-        ax.plot([lo, hi], [lo, hi], "r-", lw=0.8)
-        ax.set_xlabel(f"true {LABELS.get(t, t)}")
-        ax.set_ylabel(f"predicted {LABELS.get(t, t)}")
+    # galfast.props.plots' figure (true vs predicted above the normalised residuals), metrics as titles
+    fig = true_vs_pred_figure(y_test, pred, targets, labels=LABELS)
+    for ax, t in zip(fig.axes, targets):        # the first row: true vs predicted
+        m = res["targets"][t]
         ax.set_title(f"σ={m['sigma']:.3f} NMAD={m['sigma_nmad']:.3f} r²={m['r2']:.3f}", fontsize=9)
     fig.suptitle(f"{name}: test set ({len(test):,} galaxies)")
     fig.tight_layout()
     fig.savefig(out / f"{name}_true_vs_pred.png", dpi=100)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    fig = Figure(figsize=(16, 3.6))
+    axes = fig.subplots(1, 4)
     for t in targets:
         rows = res["targets"][t]["vs_snr"]
         x = [np.sqrt(r["lo"] * r["hi"]) if r["lo"] > 0 else r["hi"] / 2 for r in rows]
@@ -118,7 +115,6 @@ def evaluate(name, reg, phot, truth, test, snr, snr_edges, targets, out: Path, e
     fig.suptitle(f"{name}: metrics vs S/N")
     fig.tight_layout()
     fig.savefig(out / f"{name}_vs_snr.png", dpi=100)
-    plt.close(fig)
     if extra:
         res.update(extra)
     return res, pred
@@ -274,17 +270,15 @@ def run_jpas(args, out: Path):
     edges = np.sort(1.08 / (2.5 / np.log(10) / 5 * 10 ** (0.4 * (mag_edges - JPAS_DEPTH))))
     res, pred = evaluate("jpas", reg, phot, truth, test, snr_i, edges, targets, out)
     # the paper's Fig. 4: bias, scatter, outliers per observed i-magnitude
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     per_mag = {t: binned_metrics(mag_i[test], np.asarray(truth[t])[test], np.asarray(pred[t]),
                                  mag_edges, sigma=np.asarray(pred[t + "_err"]), outlier=JPAS_OUTLIER[t])
                for t in targets}
     per_mag = {t: [dict(r, mag_i=r["lo"] + 0.25) for r in rows] for t, rows in per_mag.items()}
     res["vs_mag_i"] = per_mag
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.6))
+    axes = fig.subplots(1, 3)
     for t in targets:
         m = [r["mag_i"] for r in per_mag[t]]
         axes[0].plot(m, [r["bias"] for r in per_mag[t]], "o-", label=t)
@@ -297,7 +291,6 @@ def run_jpas(args, out: Path):
     fig.suptitle("J-PAS-like: per-magnitude bias, scatter, outliers (cf. paper Fig. 4)")
     fig.tight_layout()
     fig.savefig(out / "jpas_vs_mag.png", dpi=100)
-    plt.close(fig)
     md = markdown("jpas", f"J-PAS-like: {n_gal:,} galaxies × {n_mag} magnitudes, 56 top-hat bands", {"gaussian_nll": res})
     md += "\nPer observed i magnitude (bias / σ / outliers with |Δ| > 0.3 dex, E(B−V) 0.1 mag / cov68):\n\n| i | " + " | ".join(targets) + " |\n|---|" \
           + "---|" * len(targets) + "\n"
@@ -372,7 +365,7 @@ def main(argv=None) -> int:
     ap.add_argument("which", nargs="*", default=list(RUNS), choices=list(RUNS))
     ap.add_argument("--out", type=Path, default=HERE / "props_results")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("GALFAST_CACHE", "/tmp/galfast_props_cache")))
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=bench_threads(), help="default $GALFAST_BENCH_THREADS, else 2")
     ap.add_argument("--n", type=int, default=None, help="rows/galaxies (smaller for a quick run)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
