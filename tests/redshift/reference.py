@@ -11,8 +11,7 @@ are the :mod:`galfast.flags` bits the kernel sets.  One Python iteration per tar
 
 ``analytic``: magnitudes whose colours determine z through a known smooth function (no noise).
 
-Bench scripts import this file with ``sys.path.insert(0, "<repo>/tests")`` and
-``from redshift.reference import kllr_loop``.
+Bench scripts load this file with ``bench/common.py``'s ``photoz_reference()``.
 """
 from __future__ import annotations
 
