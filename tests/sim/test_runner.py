@@ -258,24 +258,21 @@ def test_an_interrupted_run_resumes_into_the_same_file(tmp_path, monkeypatch):
     assert pq.read_schema(out).metadata[b"GFSIMCFG"] == ref.meta["GFSIMCFG"].encode()
     # an interrupted run with other arguments is replaced with overwrite=True, and no resume
     # recomputes everything
-    monkeypatch.setattr(runner, "simulate_rows", flaky)
-    calls.clear()
-    with pytest.raises(KeyboardInterrupt):
-        simulate(450, TWO, out=tmp_path / "other.parquet", **kw)
-    monkeypatch.setattr(runner, "simulate_rows", lambda *a: (calls.append(a[1]), real(*a))[1])
-    calls.clear()
-    six = simulate(450, TWO, out=tmp_path / "other.parquet", seed=6, chunk_rows=100, overwrite=True)
-    assert sorted(calls) == [0, 100, 200, 300, 400]
+    def interrupted_then(**again):
+        monkeypatch.setattr(runner, "simulate_rows", flaky)
+        calls.clear()
+        with pytest.raises(KeyboardInterrupt):
+            simulate(450, TWO, out=tmp_path / "other.parquet", **kw)
+        monkeypatch.setattr(runner, "simulate_rows", lambda *a: (calls.append(a[1]), real(*a))[1])
+        calls.clear()
+        result = simulate(450, TWO, out=tmp_path / "other.parquet", **again)
+        assert sorted(calls) == [0, 100, 200, 300, 400]
+        return result
+
+    six = interrupted_then(seed=6, chunk_rows=100, overwrite=True)
     assert_same_rows(six, simulate(450, TWO, seed=6))
     (tmp_path / "other.parquet").unlink()
-    monkeypatch.setattr(runner, "simulate_rows", flaky)
-    calls.clear()
-    with pytest.raises(KeyboardInterrupt):
-        simulate(450, TWO, out=tmp_path / "other.parquet", **kw)
-    monkeypatch.setattr(runner, "simulate_rows", lambda *a: (calls.append(a[1]), real(*a))[1])
-    calls.clear()
-    simulate(450, TWO, out=tmp_path / "other.parquet", resume=False, **kw)
-    assert sorted(calls) == [0, 100, 200, 300, 400]
+    interrupted_then(resume=False, **kw)
 
 
 @requires_bagpipes
