@@ -24,7 +24,7 @@ from astropy.table import MaskedColumn, Table
 from .errors import CatalogError
 
 __all__ = ["read_catalog", "write_catalog", "iter_catalog", "catalog_rows", "guess_format",
-           "table_to_arrow", "native_table", "FORMATS", "STREAMED_FORMATS"]
+           "table_to_arrow", "native_table", "native_array", "FORMATS", "STREAMED_FORMATS"]
 
 #: galfast format name -> (astropy format name, file suffixes)
 FORMATS = {
@@ -120,7 +120,7 @@ def _csv_convert(columns):
                                include_missing_columns=columns is not None)
 
 
-def _native(values: np.ndarray) -> np.ndarray:
+def native_array(values: np.ndarray) -> np.ndarray:
     """``values`` in native byte order (FITS columns are big-endian)."""
     if values.dtype.byteorder == (">" if np.little_endian else "<"):
         return values.astype(values.dtype.newbyteorder("="))
@@ -132,7 +132,7 @@ def native_table(table: Table) -> Table:
     for name in table.colnames:
         col = table[name]
         data = np.asarray(col.data.data if hasattr(col, "mask") else col)
-        native = _native(data)
+        native = native_array(data)
         if native is not data:
             if hasattr(col, "mask"):
                 new = MaskedColumn(native, mask=np.ma.getmaskarray(col), name=name, unit=col.unit,
@@ -223,7 +223,7 @@ def table_to_arrow(table: Table, schema=None):
     for name in table.colnames:
         col = table[name]
         masked = hasattr(col, "mask") and np.any(col.mask)
-        values = _native(np.asarray(col.data.data if hasattr(col, "mask") else col))
+        values = native_array(np.asarray(col.data.data if hasattr(col, "mask") else col))
         if values.ndim > 1:
             raise CatalogError(f"column {name!r} has shape {values.shape[1:]} per row; Parquet/CSV "
                                "outputs take one value per row and column")

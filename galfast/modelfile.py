@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .catalog import native_array
 from .errors import ModelFileError
 
 __all__ = ["FORMAT_TAG", "FORMAT_VERSION", "ModelState", "write_model_file", "read_model_file",
@@ -114,7 +115,7 @@ def write_model_file(path, kind: str, state_version: int, meta: dict, arrays: di
         if a.dtype.kind not in "biuf":
             raise TypeError(f"model array {name!r} has dtype {a.dtype}; only numbers and booleans "
                             "are stored as arrays (put text in meta)")
-        clean[str(name)] = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
+        clean[str(name)] = np.ascontiguousarray(native_array(a))
     header = {"format": FORMAT_TAG, "format_version": str(FORMAT_VERSION), "kind": kind,
               "state_version": str(int(state_version)), "galfast_version": __version__,
               "meta": json.dumps(_jsonable(meta), allow_nan=True)}

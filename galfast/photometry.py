@@ -15,12 +15,13 @@ import numpy as np
 from astropy import units as u
 
 from .bands import expand_bands, get_band, resolve_band, sort_bands
+from .catalog import native_array
 from .errors import BandError, CatalogError, CatalogWarning
 
 __all__ = [
     "Photometry", "OBSERVED", "NOT_OBSERVED", "NOT_DETECTED",
     "flux_to_mag", "mag_to_flux", "flux_err_to_mag_err", "mag_err_to_flux_err",
-    "adjacent_colours", "Standardizer", "AB_ZERO_POINT_UJY", "numeric_values", "parse_column_map", "bands_in_table",
+    "adjacent_colours", "Standardizer", "AB_ZERO_POINT_UJY", "numeric_values", "parse_column_map", "column_map_in_table", "bands_in_table",
 ]
 
 #: per-band state codes (int8)
@@ -162,6 +163,16 @@ def parse_column_map(column_map) -> dict | None:
     return out
 
 
+def column_map_in_table(column_map, colnames) -> dict | None:
+    """The entries of a column map (dict or "COL=BAND" strings) whose column is among
+    ``colnames``: one map may serve several files (training set and catalogue) that each hold
+    only some of its columns."""
+    column_map = parse_column_map(column_map)
+    if not column_map:
+        return None
+    return {c: b for c, b in column_map.items() if c in colnames} or None
+
+
 def bands_in_table(table, bands, column_map=None, err_suffixes=None) -> list:
     """Those of ``bands`` (canonical names, band sets expanded) that ``table`` has flux and error
     columns for, by name or through ``column_map``, as :meth:`Photometry.from_table` finds them:
@@ -274,9 +285,7 @@ class Photometry:
         state[missing] = NOT_OBSERVED
         state[undetected] = NOT_DETECTED
         n = f.shape[0]
-        ids = np.arange(n) if ids is None else np.asarray(ids)
-        if ids.dtype.byteorder == (">" if np.little_endian else "<"):
-            ids = ids.astype(ids.dtype.newbyteorder("="))
+        ids = np.arange(n) if ids is None else native_array(np.asarray(ids))
         zz = None if z is None else np.asarray(z, dtype=float).copy()
         return cls(tuple(sort_bands(canon)), f, e, state, ids, zz)
 

@@ -26,26 +26,18 @@ log = logging.getLogger(__name__)
 __all__ = ["register", "run_photoz", "OUTPUT_COLUMNS"]
 
 
-def _present_map(column_map, colnames):
-    """The entries of a column map whose column this table has (one map serves the training
-    file and the catalogue; each may hold only some of its columns)."""
-    if not column_map:
-        return None
-    return {c: b for c, b in column_map.items() if c in colnames} or None
-
-
 def _fitted_model(*, train, bands, z_column, column_map, k, lam, gamma, tune, n_trials,
                   random_state, n_jobs):
     """A KLLRPhotoZ fitted on the training catalogue (tuned first with ``tune``)."""
     from ..catalog import read_catalog
     from ..errors import CatalogError
-    from ..photometry import Photometry
+    from ..photometry import Photometry, column_map_in_table
     from .estimator import KLLRPhotoZ
 
     if train is None:
         raise CatalogError("give --train (a catalogue with spectroscopic redshifts) or --model")
     table = read_catalog(train)
-    phot = Photometry.from_table(table, bands, column_map=_present_map(column_map, table.colnames),
+    phot = Photometry.from_table(table, bands, column_map=column_map_in_table(column_map, table.colnames),
                                  id_column=None, z_column=z_column)
     est = KLLRPhotoZ(k=k, lam=lam, gamma=gamma, n_jobs=n_jobs)
     if tune:
@@ -68,7 +60,7 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
     summary plus ``params`` (k, λ, γ), and ``plot`` (the PNG) with ``plot``."""
     from ..bands import sort_bands
     from ..errors import BandError
-    from ..photometry import Photometry, parse_column_map
+    from ..photometry import parse_column_map
     from ..stream import stream
     from .estimator import KLLRPhotoZ, _check_missing_bands
 

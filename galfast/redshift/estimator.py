@@ -341,16 +341,14 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         """The model's bands of an astropy Table as Photometry (:meth:`Photometry.from_table`);
         with ``missing_bands="mask"`` only the bands the table has columns for (the others are
         then served as not observed by :meth:`predict_table`)."""
-        from ..photometry import bands_in_table, parse_column_map
+        from ..photometry import bands_in_table, column_map_in_table
 
         check_is_fitted(self, "index_")
         _check_missing_bands(missing_bands)
         if self.bands_ is None:
             raise BandError("this model has no band names (fitted on plain arrays without bands=); "
                             "it cannot read a table")
-        column_map = parse_column_map(column_map)
-        if column_map:   # one map may serve several files: use the entries this table has
-            column_map = {c: b for c, b in column_map.items() if c in table.colnames} or None
+        column_map = column_map_in_table(column_map, table.colnames)
         bands = self.bands_ if missing_bands == "error" else bands_in_table(table, self.bands_, column_map)
         return Photometry.from_table(table, bands, column_map=column_map, id_column=id_column,
                                      z_column=z_column, row_offset=row_offset)
