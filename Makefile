@@ -22,6 +22,10 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-base pyproject.toml setup.py $(wildcard csrc
 	$(PIP) install -q -e ".[test,sim]"
 	touch $@
 
+$(VENV)/.stamp-bench: $(VENV)/.stamp-test
+	$(PIP) install -q -e ".[test,bench]"
+	touch $@
+
 venv: $(VENV)/.stamp-test
 
 build: $(VENV)/.stamp-test
@@ -33,7 +37,7 @@ demo: $(VENV)/.stamp-test
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -q tests
 
-bench: $(VENV)/.stamp-test
+bench: $(VENV)/.stamp-bench
 	$(PY) -m pytest -q bench --benchmark-enable --benchmark-only
 	$(PY) bench/ratios.py
 

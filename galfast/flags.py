@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["Flag", "FLAGS", "EXTRAPOLATION", "CLIPPED_AT_MIN", "NEIGHBOURS_CLIPPED", "NO_ESTIMATE",
            "MODE_GUARD", "MISSING_BANDS", "FEW_NEIGHBOURS", "TOO_FEW_BANDS", "BAD_VALUE",
-           "BANDS_DROPPED", "NO_REDSHIFT", "COLUMN", "DTYPE", "bit", "describe", "has",
+           "BANDS_DROPPED", "NO_REDSHIFT", "NOT_CONVERGED", "PIXELS_FILLED", "LOW_SNR", "COLUMN", "DTYPE", "bit", "describe", "has",
            "column_description", "flags_table"]
 
 #: name of the flags column in every output table
@@ -42,7 +42,7 @@ _DEFINITIONS = (
     Flag(1, "extrapolation",
          "the input lies outside the training data: photo-z, outside the bounding box of its "
          "neighbours in some colour; properties, a magnitude or z more than 5σ from the training "
-         "distribution"),
+         "distribution; posterior, observed fluxes far outside the likelihood's training domain"),
     Flag(2, "clipped_at_min",
          "photo-z: the estimate was below z_min (0) and was clipped to it"),
     Flag(4, "neighbours_clipped",
@@ -65,6 +65,13 @@ _DEFINITIONS = (
          "photo-z: too few training rows have all of this row's bands; some were left out"),
     Flag(1024, "no_redshift",
          "the model needs a redshift and this row's is missing or not finite"),
+    Flag(2048, "not_converged",
+         "posterior: the sampler's diagnostics failed (R-hat > 1.01, bulk or tail ESS < 400, or "
+         "divergences) even after a re-run with longer tuning; the summaries are not to be trusted"),
+    Flag(4096, "pixels_filled",
+         "images: NaN or masked pixels were filled (with the cut-out's background) for the network"),
+    Flag(8192, "low_snr",
+         "below the signal-to-noise cut (images: S/N < the cut in some band); kept, not dropped"),
 )
 
 #: value -> Flag, in bit order
@@ -82,6 +89,9 @@ TOO_FEW_BANDS = _BY_NAME["too_few_bands"]
 BAD_VALUE = _BY_NAME["bad_value"]
 BANDS_DROPPED = _BY_NAME["bands_dropped"]
 NO_REDSHIFT = _BY_NAME["no_redshift"]
+NOT_CONVERGED = _BY_NAME["not_converged"]
+PIXELS_FILLED = _BY_NAME["pixels_filled"]
+LOW_SNR = _BY_NAME["low_snr"]
 
 
 def bit(name: str) -> int:
