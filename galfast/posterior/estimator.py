@@ -265,8 +265,8 @@ class NeuralLikelihood(ModelFileMixin, BaseEstimator):
         tr, va = np.sort(rows[n_val:]), np.sort(rows[:n_val])
 
         th_tr = theta[tr]
-        self.theta_min_ = th_tr.min(0)
-        self.theta_max_ = th_tr.max(0)
+        self.theta_min_ = theta[rows].min(0)      # the support of every usable training row
+        self.theta_max_ = theta[rows].max(0)
         mean = th_tr.mean(0)
         scale = th_tr.std(0)
         params = list(self.parameters_)

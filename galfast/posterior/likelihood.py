@@ -113,6 +113,14 @@ def _kernel(mu, cov, err, flux, mask, out_ll, out_chi2, out_n):
         for p in range(k):
             bp = idx[p]
             s[p] = math.sqrt(cov[i, bp, bp] + err[i, bp] * err[i, bp])
+        bad = False
+        for p in range(k):
+            if not s[p] > 0.0:
+                bad = True
+        if bad:                             # zero or NaN variance: no likelihood
+            out_ll[i] = -np.inf
+            out_chi2[i] = np.inf
+            continue
         for p in range(k):
             bp = idx[p]
             for q in range(p + 1):
@@ -225,6 +233,8 @@ def loglike_and_grad_one(mu, frac, flux, err, mask):
     for p in range(k):
         bp = idx[p]
         s[p] = math.sqrt(mu[bp] * frac[bp, bp] * mu[bp] + err[bp] * err[bp])
+        if not s[p] > 0.0:                  # zero or NaN variance: no likelihood
+            return -np.inf, dmu, dfrac
     for p in range(k):
         bp = idx[p]
         for q in range(p + 1):
