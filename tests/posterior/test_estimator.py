@@ -103,7 +103,7 @@ def test_photometry_input_diagonal_variant_and_seeds(train):
                                  dict(parameters=("av", "av")), dict(epochs=0), dict(lr=0)])
 def test_bad_parameters(train, bad):
     with pytest.raises(ParameterError):
-        NeuralLikelihood(**dict(SMALL, epochs=1, **bad)).fit(train[:50])
+        NeuralLikelihood(**{**SMALL, "epochs": 1, **bad}).fit(train[:50])
 
 
 def test_errors_name_what_is_wrong(trained, train):
