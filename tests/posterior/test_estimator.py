@@ -1,7 +1,6 @@
 """NeuralLikelihood on a simulated catalogue with known truth: it learns (the truths score higher
 than wrong parameters; the χ² ellipsoids are roughly calibrated, with and without bands), the
 parameter conventions, the log-SFR floor and prior support, model files and their failures."""
-import warnings
 
 import numpy as np
 import pytest
