@@ -20,6 +20,8 @@ _LAZY = {
     "photoz": "galfast.redshift",
     "KLLRPhotoZ": "galfast.redshift",
     "PropertyRegressor": "galfast.props",
+    "NeuralLikelihood": "galfast.posterior",
+    "posterior": "galfast.posterior",
     "simulate": "galfast.sim",
     "metrics": "galfast.metrics",
     "bands": "galfast.bands",

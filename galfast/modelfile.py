@@ -41,6 +41,7 @@ FORMAT_VERSION = 1
 _KINDS = {
     "galfast.KLLRPhotoZ": "galfast.redshift.estimator:KLLRPhotoZ",
     "galfast.PropertyRegressor": "galfast.props.regressor:PropertyRegressor",
+    "galfast.NeuralLikelihood": "galfast.posterior.estimator:NeuralLikelihood",
 }
 
 
