@@ -23,10 +23,14 @@ Everything runs without the GIL in a ``prange`` over targets; per-thread scratch
 counts are 64-bit throughout (``Py_ssize_t`` / ``long long``): nothing narrows to a C int.
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport sqrt, fabs, NAN, INFINITY
+from libc.math cimport sqrt, fabs, exp, log, NAN, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 
 import numpy as np
+
+cdef enum:
+    N_SUMMARY = 7
+cdef double PDF_MIN_WIDTH = 1e-5
 
 cdef enum:
     F_EXTRAP = 1
@@ -62,6 +66,8 @@ cdef extern from "kllr_linalg.h":
     void galfast_knn_sorted(const double* XT, int d, long long n, const double* ps,
                             const long long* perm, const double* u, const double* q, int k,
                             double* h, long long* hix) noexcept nogil
+    void galfast_mix_summary(const double* mu, const double* w, int n, double s, double odds_dz,
+                             double* tmp, double* out) noexcept nogil
 
 
 cdef inline double _sqdist(const double* a, const double* b, int d) noexcept nogil:
@@ -104,11 +110,30 @@ cdef int _fit(const double* Km, int ld, const int* sel, int m, const double* yc,
     return -1
 
 
+cdef inline double _kij(const double* Km, int kv, int i, int j) noexcept nogil:
+    """K_ij of the symmetric kernel matrix of which only the upper triangle is stored."""
+    if i <= j:
+        return Km[<Py_ssize_t> i * kv + j]
+    return Km[<Py_ssize_t> j * kv + i]
+
+
+cdef void _pdf_fail(int kk, double* p_mu, double* p_w, double* p_s, double* p_sum) noexcept nogil:
+    cdef int i
+    for i in range(kk):
+        p_mu[i] = NAN
+        p_w[i] = 0.0
+    p_s[0] = NAN
+    for i in range(N_SUMMARY):
+        p_sum[i] = NAN
+
+
 cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
                const Py_ssize_t* nb, int kk, Py_ssize_t n_train, int d, double lam, double gamma,
                double clip, bint center, double z_min, double tau, bint errors, double* ws,
-               double* z_out, double* e_out, int* f_out, int* n_out) noexcept nogil:
-    """Predict one target; ``ws`` is per-thread scratch of size _ws_size(kk, d)."""
+               double* z_out, double* e_out, int* f_out, int* n_out, bint pdf, double odds_dz,
+               double* p_mu, double* p_w, double* p_s, double* p_sum) noexcept nogil:
+    """Predict one target; ``ws`` is per-thread scratch of size _ws_size(kk, d).  With ``pdf``
+    also its p(z) mixture (p_mu, p_w: kk slots, p_s: the width) and summaries (p_sum)."""
     cdef int i, j, m, l, flags = 0
     cdef int kv = _padded(kk)             # leading dimension of Km and G (whole vectors)
     cdef Py_ssize_t idx
@@ -124,7 +149,14 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
     cdef double* dg = res + kk            # kk diag of A⁻¹
     cdef Py_ssize_t* rows = <Py_ssize_t*> (dg + kk)  # kk training rows (64-bit)
     cdef int* sel = <int*> (rows + kk)    # kk selected neighbour slots
+    cdef double* cmu = <double*> (sel + 2 * kk)   # kk p(z) component centres (2kk ints = kk doubles)
+    cdef double* cw = cmu + kk            # kk their weights
+    cdef double* dy = cw + kk             # kk y of the neighbours the mode guard dropped
+    cdef double* dk = dy + kk             # kk their κ
+    cdef double* tmp = dk + kk            # 3 kk scratch of the mixture summaries
     cdef double c = 0.0, s, delta, zz, lo, hi, v, wt, cum, zmed
+    cdef double sw, sw2, swo2, neff, b, shrink, width
+    cdef int nd = 0, nc, p
     cdef bint outside
 
     # valid neighbours (cKDTree pads with index n_train when it finds fewer)
@@ -139,6 +171,8 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
         e_out[0] = NAN
         f_out[0] = F_FAIL
         n_out[0] = 0
+        if pdf:
+            _pdf_fail(kk, p_mu, p_w, p_s, p_sum)
         return
     # extrapolation: outside the bounding box of the k neighbours in any feature
     outside = False
@@ -187,6 +221,10 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
                 rows[l] = rows[i]
                 kap[l] = kap[i]
                 l += 1
+            else:
+                dy[nd] = y[rows[i]]
+                dk[nd] = kap[i]
+                nd += 1
         if l < m:
             flags |= F_MODE
             m = l
@@ -207,6 +245,8 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
         e_out[0] = NAN
         f_out[0] = flags | F_FAIL
         n_out[0] = 0
+        if pdf:
+            _pdf_fail(kk, p_mu, p_w, p_s, p_sum)
         return
     # residuals of the neighbours: r = yc − K α
     galfast_residual_sym(Km, kv, m, alpha, yc, res)
@@ -223,6 +263,8 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
             e_out[0] = NAN
             f_out[0] = flags | F_FAIL
             n_out[0] = 0
+            if pdf:
+                _pdf_fail(kk, p_mu, p_w, p_s, p_sum)
             return
     else:
         l = m
@@ -233,18 +275,88 @@ cdef void _one(const double[:, ::1] X, const double[::1] y, const double* q,
         zz = z_min
         flags |= F_ZMIN
     z_out[0] = zz
-    if errors:
+    if errors or pdf:
         # leave-one-out residuals of the final fit: e_i = α_i / (A⁻¹)_ii
         galfast_inv_diag_upper(A, l, kv, inv, W, dg)
         s = 0.0
         for i in range(l):
             v = alpha[i] / dg[i]
             s += v * v
-        e_out[0] = sqrt(s / l)
+        e_out[0] = sqrt(s / l) if errors else NAN
     else:
         e_out[0] = NAN
     f_out[0] = flags
     n_out[0] = l
+    if not pdf:
+        return
+    # p(z): a variance-preserving kernel density estimate of the κ-weighted leave-one-out
+    # residuals of the fitted neighbours around z, plus the neighbours the clip or the mode guard
+    # dropped at their own out-of-sample offsets (the tails); see the module docstring.
+    sw = 0.0
+    sw2 = 0.0
+    swo2 = 0.0
+    for i in range(l):
+        v = alpha[i] / dg[i]
+        cmu[i] = v
+        cw[i] = kap[sel[i]]
+        sw += cw[i]
+        sw2 += cw[i] * cw[i]
+        swo2 += cw[i] * v * v
+    if not (sw > 0.0):                     # κ underflowed everywhere: equal weights
+        for i in range(l):
+            cw[i] = 1.0
+        sw = l
+        sw2 = l
+        swo2 = 0.0
+        for i in range(l):
+            swo2 += cmu[i] * cmu[i]
+    neff = sw * sw / sw2
+    b = 1.06 * exp(-0.2 * log(neff)) if neff > 1.0 else 1.0
+    if b > 1.0:
+        b = 1.0
+    shrink = sqrt(1.0 - b * b)
+    width = b * sqrt(swo2 / sw)
+    if not (width > PDF_MIN_WIDTH * (1.0 + fabs(zz))):
+        width = PDF_MIN_WIDTH * (1.0 + fabs(zz))
+    for i in range(l):
+        cmu[i] = zz + shrink * cmu[i]
+    nc = l
+    if l < m:                              # clipped neighbours: residual of the final fit at x_j
+        p = 0
+        for j in range(m):
+            if p < l and sel[p] == j:
+                p += 1
+                continue
+            v = yc[j]
+            for i in range(l):
+                v -= _kij(Km, kv, j, sel[i]) * alpha[i]
+            cmu[nc] = zz + v
+            cw[nc] = kap[j] if sw > 0.0 else 1.0
+            nc += 1
+    for i in range(nd):                    # mode-guard drops: at their own redshift
+        cmu[nc] = dy[i]
+        cw[nc] = dk[i]
+        nc += 1
+    wt = 0.0
+    for i in range(nc):
+        wt += cw[i]
+    if not (wt > 0.0):
+        for i in range(nc):
+            cw[i] = 1.0
+        wt = nc
+    for i in range(nc):
+        cw[i] = cw[i] / wt
+    galfast_mix_summary(cmu, cw, nc, width, odds_dz, tmp, p_sum)
+    for i in range(N_SUMMARY - 1):
+        if p_sum[i] < z_min:
+            p_sum[i] = z_min
+    for i in range(nc):
+        p_mu[i] = cmu[i]
+        p_w[i] = cw[i]
+    for i in range(nc, kk):
+        p_mu[i] = zz
+        p_w[i] = 0.0
+    p_s[0] = width
 
 
 cdef inline int _padded(int kk) noexcept nogil:
@@ -253,9 +365,9 @@ cdef inline int _padded(int kk) noexcept nogil:
 
 cdef inline Py_ssize_t _ws_size(int kk, int d) noexcept nogil:
     # doubles: G d*kv, Km, A and W kk*kv, alpha kv, 5 vectors of kk, then the kk Py_ssize_t rows
-    # and kk int slots (at most 2*kk doubles; 4*kk reserved)
+    # and kk int slots (at most 2*kk doubles; 4*kk reserved), then 4 p(z) vectors of kk
     cdef Py_ssize_t kv = _padded(kk)
-    return d * kv + 3 * kk * kv + kv + 9 * <Py_ssize_t> kk
+    return d * kv + 3 * kk * kv + kv + 16 * <Py_ssize_t> kk
 
 
 def fast_exp(const double[::1] x):
@@ -271,7 +383,7 @@ def fast_exp(const double[::1] x):
 def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::1] Q,
                  const Py_ssize_t[:, ::1] nbr, int k, double lam, double gamma,
                  double clip=3.0, bint center=False, double z_min=-INFINITY, double tau=0.0,
-                 int num_threads=1, bint errors=True):
+                 int num_threads=1, bint errors=True, bint pdf=False, double odds_dz=0.06):
     """Predict every row of ``Q`` from its first ``k`` neighbours ``nbr[t, :k]`` (indices into
     ``X``/``y``; indices outside [0, len(X)) are ignored).
 
@@ -279,6 +391,10 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     leave-one-out error (z_err NaN; saves the k³/3 of diag((K+λI)⁻¹)).
     Returns (z, z_err, flags int32, n_used int32): flags bit 0 extrapolation, 1 clipped at z_min,
     2 neighbours dropped by the clip, 3 failed (NaN), 4 neighbours dropped by the mode guard.
+    With ``pdf`` also (mu (n, k), w (n, k), sigma (n,), summary (n, 7)): each target's p(z), the
+    Gaussian mixture sum_i w_i N(mu_i, sigma²) (used components first; unused slots w = 0), and
+    its mode, median, 16/84 % and 2.5/97.5 % quantiles (clipped below at z_min) and the odds
+    (mass within ±odds_dz (1 + mode) of the mode); NaN / w = 0 where there is no estimate.
     """
     cdef Py_ssize_t n_t = Q.shape[0], t
     cdef Py_ssize_t n_train = X.shape[0]
@@ -303,8 +419,16 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
     cdef int[::1] fv = f, nv = nu
     cdef double* ws
     cdef Py_ssize_t wsz = _ws_size(k, d)
+    cdef Py_ssize_t kp = k if pdf else 1
+    pmu = np.empty((n_t if pdf else 1, kp), dtype=np.float64)
+    pw = np.empty((n_t if pdf else 1, kp), dtype=np.float64)
+    ps = np.empty(n_t if pdf else 1, dtype=np.float64)
+    psum = np.empty((n_t if pdf else 1, N_SUMMARY), dtype=np.float64)
+    cdef double[:, ::1] pmu_v = pmu, pw_v = pw, psum_v = psum
+    cdef double[::1] ps_v = ps
+    cdef Py_ssize_t tp
     if n_t == 0:
-        return z, e, f, nu
+        return (z, e, f, nu, pmu, pw, ps, psum) if pdf else (z, e, f, nu)
     fail = np.zeros(1, dtype=np.intc)
     cdef int[::1] failed = fail
     # Every thread of the team meets the same prange (an OpenMP work-sharing loop must be met by
@@ -315,13 +439,15 @@ def kllr_predict(const double[:, ::1] X, const double[::1] y, const double[:, ::
             failed[0] = 1
         for t in prange(n_t, schedule="static", chunksize=64):
             if ws != NULL:
+                tp = t if pdf else 0
                 _one(X, y, &Q[t, 0], &nbr[t, 0], k, n_train, d, lam, gamma, clip, center, z_min,
-                     tau, errors, ws, &zv[t], &ev[t], &fv[t], &nv[t])
+                     tau, errors, ws, &zv[t], &ev[t], &fv[t], &nv[t], pdf, odds_dz,
+                     &pmu_v[tp, 0], &pw_v[tp, 0], &ps_v[tp], &psum_v[tp, 0])
         free(ws)
     if fail[0]:
         raise MemoryError(f"kllr_predict: could not allocate {wsz * sizeof(double)} bytes of "
                           f"per-thread scratch (k={k}, {d} features)")
-    return z, e, f, nu
+    return (z, e, f, nu, pmu, pw, ps, psum) if pdf else (z, e, f, nu)
 
 
 def projection_sort(const double[:, ::1] XT):

@@ -338,4 +338,145 @@ static void galfast_knn_sorted(const double *restrict XT, int d, long long n,
     }
 }
 
+/* ---- p(z): summaries of a Gaussian mixture with one common width ------------------------------
+ * The mixture is sum_i w[i] N(mu[i], s^2), sum w = 1 (csrc/kllr_core.pxi builds it from the
+ * neighbours' leave-one-out residuals).  Φ by Abramowitz & Stegun 26.2.17 (absolute error
+ * < 7.5e-8) with the exp above: per component one exp and one division, in branch-free
+ * element-wise loops that vectorise, the sums taken by galfast_dot (fixed order).  tmp: scratch
+ * of 3 * n doubles. */
+static inline double galfast_norm_tail(double ax, double e) {
+    /* 1 - Φ(ax) for ax >= 0, given e = exp(-ax^2/2) */
+    const double t = 1.0 / (1.0 + 0.2316419 * ax);
+    return 0.3989422804014327 * e * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937
+           + t * (-1.821255978 + t * 1.330274429))));
+}
+
+/* F(z) and the density f(z) of the mixture. */
+static void galfast_mix_eval(const double *restrict mu, const double *restrict w, int n,
+                             double s, double z, double *restrict tmp, double *F, double *f) {
+    const double inv = 1.0 / s;
+    double *restrict c = tmp, *restrict e = tmp + n;
+    for (int i = 0; i < n; i++) {
+        const double t = (z - mu[i]) * inv;
+        const double ax = fabs(t);
+        const double ex = galfast_exp_neg(-0.5 * ax * ax);
+        const double q = galfast_norm_tail(ax, ex);
+        c[i] = t >= 0.0 ? 1.0 - q : q;
+        e[i] = ex;
+    }
+    *F = galfast_dot(w, c, n);
+    *f = galfast_dot(w, e, n) * inv * 0.3989422804014327;
+}
+
+/* Φ⁻¹(p) for 0 < p < 1 (Acklam's rational approximation, relative error < 1.2e-9). */
+static double galfast_norm_ppf(double p) {
+    static const double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                                1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[5] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                                6.680131188771972e+01, -1.328068155288572e+01};
+    static const double c[6] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                                -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[4] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                                3.754408661907416e+00};
+    double q, r;
+    if (p < 0.02425) {
+        q = sqrt(-2.0 * log(p));
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+               / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    }
+    if (p > 1.0 - 0.02425) {
+        q = sqrt(-2.0 * log(1.0 - p));
+        return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+               / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    }
+    q = p - 0.5;
+    r = q * q;
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+           / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+}
+
+/* The q-quantile (u = Φ⁻¹(q)): Newton on g(z) = Φ⁻¹(F(z)), which is linear for a Gaussian and
+ * nearly so for these mixtures (2-3 evaluations from the Gaussian start z0, also in the tails),
+ * inside the bracket [lo, hi] (bisection where a step leaves it or F rounds to 0 or 1); stops
+ * after a step below 0.02 s, taken (quadratic convergence: the error left is ~1e-3 s). */
+static double galfast_mix_quantile(const double *restrict mu, const double *restrict w, int n,
+                                   double s, double q, double u, double z0, double lo, double hi,
+                                   double *restrict tmp) {
+    double z = z0 > lo && z0 < hi ? z0 : 0.5 * (lo + hi), F, f, zn, g;
+    for (int it = 0; it < 60; it++) {
+        galfast_mix_eval(mu, w, n, s, z, tmp, &F, &f);
+        if (F < q) lo = z; else hi = z;
+        if (F > 0.0 && F < 1.0 && f > 0.0) {
+            g = galfast_norm_ppf(F);
+            zn = z + (u - g) * 0.3989422804014327 * galfast_exp_neg(-0.5 * g * g) / f;
+        } else {
+            zn = 0.5 * (lo + hi);
+        }
+        if (!(zn > lo && zn < hi)) zn = 0.5 * (lo + hi);
+        if (fabs(zn - z) < 0.02 * s) { z = zn; break; }
+        z = zn;
+    }
+    return z;
+}
+
+/* A mode: from x0, Newton steps on the density's derivative where the density is concave, else
+ * mean-shift steps (x <- sum w φ mu / sum w φ, which climb the density monotonically). */
+static double galfast_mix_mode(const double *restrict mu, const double *restrict w, int n,
+                               double s, double x0, double *restrict tmp) {
+    const double inv = 1.0 / s;
+    double *restrict e0 = tmp, *restrict e1 = tmp + n, *restrict e2 = tmp + 2 * n;
+    double x = x0;
+    for (int it = 0; it < 60; it++) {
+        for (int i = 0; i < n; i++) {
+            const double t = (x - mu[i]) * inv;
+            const double ex = galfast_exp_neg(-0.5 * t * t);
+            e0[i] = ex;
+            e1[i] = ex * t;
+            e2[i] = ex * t * t;
+        }
+        const double S0 = galfast_dot(w, e0, n), S1 = galfast_dot(w, e1, n), S2 = galfast_dot(w, e2, n);
+        if (!(S0 > 0.0)) break;
+        double step = -s * S1 / S0;                       /* mean shift */
+        if (S2 < S0) {                                    /* concave: Newton */
+            const double nt = -s * S1 / (S0 - S2);
+            if (fabs(nt) < 2.0 * s) step = nt;
+        }
+        x += step;
+        if (fabs(step) < 1e-3 * s) break;
+    }
+    return x;
+}
+
+/* out[0..6] = mode, median, 15.87 %, 84.13 %, 2.5 %, 97.5 % quantiles and the odds, the mass
+ * within ±odds_dz (1 + |mode|) of the mode.  Quantile searches start from the Gaussian with the
+ * mixture's mean and variance. */
+static void galfast_mix_summary(const double *restrict mu, const double *restrict w, int n,
+                                double s, double odds_dz, double *restrict tmp,
+                                double *restrict out) {
+    double F1, F2, f, m1 = 0.0, m2 = 0.0, lo = mu[0], hi = mu[0];
+    for (int i = 0; i < n; i++) {
+        m1 += w[i] * mu[i];
+        if (mu[i] < lo) lo = mu[i];
+        if (mu[i] > hi) hi = mu[i];
+    }
+    for (int i = 0; i < n; i++) m2 += w[i] * (mu[i] - m1) * (mu[i] - m1);
+    const double sd = sqrt(m2 + s * s);
+    lo -= 10.0 * s;
+    hi += 10.0 * s;
+    const double med = galfast_mix_quantile(mu, w, n, s, 0.5, 0.0, m1, lo, hi, tmp);
+    const double mode = galfast_mix_mode(mu, w, n, s, med, tmp);
+    const double half = odds_dz * (1.0 + fabs(mode));
+    out[0] = mode;
+    out[1] = med;
+    out[2] = galfast_mix_quantile(mu, w, n, s, 0.15865525393145707, -1.0, med - sd, lo, med, tmp);
+    out[3] = galfast_mix_quantile(mu, w, n, s, 0.8413447460685429, 1.0, med + sd, med, hi, tmp);
+    out[4] = galfast_mix_quantile(mu, w, n, s, 0.025, -1.959963984540054, med - 1.96 * sd, lo,
+                                  out[2], tmp);
+    out[5] = galfast_mix_quantile(mu, w, n, s, 0.975, 1.959963984540054, med + 1.96 * sd, out[3],
+                                  hi, tmp);
+    galfast_mix_eval(mu, w, n, s, mode - half, tmp, &F1, &f);
+    galfast_mix_eval(mu, w, n, s, mode + half, tmp, &F2, &f);
+    out[6] = F2 - F1;
+}
+
 #endif

@@ -119,16 +119,27 @@ def prepare_groups(index: PatternIndex, mags: np.ndarray, k_max: int, *, min_ban
 
 def predict_groups(groups: list[Group], n: int, k: int, lam: float, gamma: float, *,
                    clip: float = 3.0, center: bool = True, z_min: float = 0.0,
-                   mode_window=None, threads: int = 1, errors: bool = True):
+                   mode_window=None, threads: int = 1, errors: bool = True, pdf: bool = False,
+                   odds_dz: float = 0.06):
     """Run the compiled kernel on every group with the first ``k`` neighbours (``mode_window``:
     the kernel's mode guard ``tau``, None = off; ``errors=False``: no z_err, faster).
 
-    Returns (z, z_err, flags int64, n_neighbours int32) for the ``n`` targets.
+    Returns (z, z_err, flags int64, n_neighbours int32) for the ``n`` targets; with ``pdf`` also
+    (mu (n, k), w (n, k), sigma (n,), summary (n, 7)): each target's p(z) mixture and its mode,
+    median, 16/84 %, 2.5/97.5 % quantiles and odds (see :mod:`galfast.redshift.pdf`).
     """
     z = np.full(n, np.nan)
     e = np.full(n, np.nan)
     flags = np.zeros(n, dtype=np.int64)
     nn = np.zeros(n, dtype=np.int32)
+    # one group serving every row in order (the common case): the kernel's arrays are the output
+    whole = (pdf and len(groups) == 1 and groups[0].model is not None and len(groups[0].rows) == n
+             and groups[0].idx.shape[1] >= k and np.array_equal(groups[0].rows, np.arange(n)))
+    if pdf and not whole:
+        mu = np.full((n, k), np.nan)
+        w = np.zeros((n, k))
+        sig = np.full(n, np.nan)
+        summ = np.full((n, 7), np.nan)
     zmin = -np.inf if z_min is None else float(z_min)
     tau = 0.0 if mode_window is None else float(mode_window)
     kllr_predict = kernel_module().kllr_predict
@@ -137,10 +148,24 @@ def predict_groups(groups: list[Group], n: int, k: int, lam: float, gamma: float
             flags[g.rows] |= g.flags
             continue
         kk = min(k, g.idx.shape[1])
-        zz, ee, ff, nu = kllr_predict(g.model.X, g.model.y, g.F, g.idx, kk, lam, gamma, clip,
-                                      center, zmin, tau, threads, errors)
+        if pdf:
+            zz, ee, ff, nu, gm, gw, gs, gsum = kllr_predict(
+                g.model.X, g.model.y, g.F, g.idx, kk, lam, gamma, clip, center, zmin, tau, threads,
+                errors, True, float(odds_dz))
+            if whole:
+                mu, w, sig, summ = gm, gw, gs, gsum
+            else:
+                mu[g.rows, :kk] = gm
+                w[g.rows, :kk] = gw
+                sig[g.rows] = gs
+                summ[g.rows] = gsum
+        else:
+            zz, ee, ff, nu = kllr_predict(g.model.X, g.model.y, g.F, g.idx, kk, lam, gamma, clip,
+                                          center, zmin, tau, threads, errors)
         z[g.rows] = zz
         e[g.rows] = ee
         flags[g.rows] = ff.astype(np.int64) | g.flags | (FLAG_FEW_NEIGHBOURS if kk < k else 0)
         nn[g.rows] = nu
+    if pdf:
+        return z, e, flags, nn, mu, w, sig, summ
     return z, e, flags, nn

@@ -15,7 +15,11 @@ compiled kernel ``galfast._ext.kllr``.  Algorithm: Kalná, Begley & Donnan (2024
 missing bands.
 
 Output (:meth:`KLLRPhotoZ.predict_table`): ``id, z_phot, z_phot_err, flags, bands_used,
-n_bands_used, n_neighbours``.  ``flags`` (int64) holds bits of the one registry,
+n_bands_used, n_neighbours``; with ``pdf=True`` also ``z_mode, z_median, z_lo68, z_hi68, z_lo95,
+z_hi95, z_odds`` from each object's p(z) (:mod:`galfast.redshift.pdf`: a Gaussian mixture built
+from the neighbours' leave-one-out residuals; :meth:`KLLRPhotoZ.predict_pdf` returns the
+mixtures, ``.to_qp()`` a qp Ensemble).  ``mag_features`` adds magnitudes to the colour features
+with their own scale ``mag_scale`` (tuned by :func:`~galfast.redshift.tune_kllr` like k, λ, γ).  ``flags`` (int64) holds bits of the one registry,
 :mod:`galfast.flags` (:data:`~galfast.redshift.engine.PHOTOZ_FLAGS` are those photo-z sets);
 ``bands_used`` (int64) is a separate bitmask of the bands each row was served from (bit j = band j
 of ``bands_``, wavelength order), so a model holds at most :data:`MAX_BANDS` = 63 bands.
@@ -41,7 +45,7 @@ from .engine import FLAG_BAD_VALUE, PHOTOZ_FLAGS
 from .patterns import PatternIndex, popcount
 
 __all__ = ["KLLRPhotoZ", "BandMismatchError", "TooManyBandsError", "DEFAULT_K", "DEFAULT_LAM",
-           "DEFAULT_GAMMA", "SENTINELS", "MODEL_FORMAT", "MAX_BANDS", "OUTPUT_COLUMNS"]
+           "DEFAULT_GAMMA", "SENTINELS", "MODEL_FORMAT", "MAX_BANDS", "OUTPUT_COLUMNS", "PDF_COLUMNS"]
 
 #: defaults: tuned on the published protocol's training set (seed 0) with galfast.redshift.tuning
 DEFAULT_K = 20
@@ -56,6 +60,15 @@ MODEL_FORMAT = "galfast.KLLRPhotoZ"
 MAX_BANDS = 63
 #: columns of :meth:`KLLRPhotoZ.predict_table`, in order
 OUTPUT_COLUMNS = ("id", "z_phot", "z_phot_err", "flags", "bands_used", "n_bands_used", "n_neighbours")
+#: the columns ``predict_table(pdf=True)`` adds after them
+PDF_COLUMNS = ("z_mode", "z_median", "z_lo68", "z_hi68", "z_lo95", "z_hi95", "z_odds")
+_PDF_DESCRIPTIONS = {
+    "z_mode": "mode of p(z)", "z_median": "median of p(z)",
+    "z_lo68": "15.87 % quantile of p(z) (central 68 % interval)",
+    "z_hi68": "84.13 % quantile of p(z) (central 68 % interval)",
+    "z_lo95": "2.5 % quantile of p(z) (central 95 % interval)",
+    "z_hi95": "97.5 % quantile of p(z) (central 95 % interval)",
+    "z_odds": "probability of p(z) within ±0.06 (1 + z_mode) of z_mode"}
 
 
 class BandMismatchError(BandError, ValueError):
@@ -134,6 +147,12 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
     n_jobs : int or None
         Threads for the neighbour search and the kernel: None = 1, −1 = every core this process
         may use (:func:`galfast.validation.effective_n_jobs`).  Not saved with the model.
+    mag_features : band names (or column numbers, for arrays without bands) or None
+        Magnitudes appended to the colour features (standardised like them, times ``mag_scale``)
+        in every band pattern that has them.  None: colours only (the paper).
+    mag_scale : float or sequence of floats
+        Scale of each magnitude feature relative to a standardised colour (one number for all, or
+        one per feature); tuned by :func:`~galfast.redshift.tune_kllr` when ``mag_features`` is set.
 
     Attributes (fitted)
     -------------------
@@ -143,10 +162,11 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
     """
 
     MODEL_KIND = MODEL_FORMAT
-    STATE_VERSION = 1
+    STATE_VERSION = 2   # 2: mag_features / mag_scale (version-1 files load with colours only)
 
     def __init__(self, k=None, lam=None, gamma=None, *, center=True, clip=3.0, z_min=0.0,
-                 mode_window=DEFAULT_MODE_WINDOW, min_bands=2, n_jobs=None):
+                 mode_window=DEFAULT_MODE_WINDOW, min_bands=2, n_jobs=None, mag_features=None,
+                 mag_scale=1.0):
         self.k = k
         self.lam = lam
         self.gamma = gamma
@@ -156,6 +176,8 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         self.mode_window = mode_window
         self.min_bands = min_bands
         self.n_jobs = n_jobs
+        self.mag_features = mag_features
+        self.mag_scale = mag_scale
 
     # ------------------------------------------------------------------ fitting
     def _threads(self) -> int:
@@ -181,7 +203,42 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         if int(self.min_bands) < 2:
             raise ParameterError(f"min_bands must be ≥ 2 (one colour), got {self.min_bands!r}")
         effective_n_jobs(self.n_jobs)
+        if self.mag_features is not None:
+            feats = [self.mag_features] if isinstance(self.mag_features, (str, int, np.integer)) \
+                else list(self.mag_features)
+            try:
+                sc = np.broadcast_to(np.asarray(self.mag_scale, dtype=float), (len(feats),))
+            except ValueError:
+                raise ParameterError(f"mag_scale must be one number or one per magnitude feature "
+                                     f"({len(feats)}), got {self.mag_scale!r}") from None
+            if not np.all(np.isfinite(sc) & (sc > 0)):
+                raise ParameterError(f"mag_scale must be finite and > 0, got {self.mag_scale!r}")
         return lam, gamma
+
+    def _mag_feature_idx(self, bands, n_columns):
+        """(indices, scales) of the magnitude features among the model's columns."""
+        if self.mag_features is None:
+            return (), ()
+        feats = [self.mag_features] if isinstance(self.mag_features, (str, int, np.integer)) \
+            else list(self.mag_features)
+        idx = []
+        for f in feats:
+            if isinstance(f, (int, np.integer)) and not isinstance(f, bool):
+                if not 0 <= int(f) < n_columns:
+                    raise ParameterError(f"mag_features column {f} outside 0..{n_columns - 1}")
+                idx.append(int(f))
+                continue
+            if bands is None:
+                raise ParameterError(f"mag_features {feats} name bands, but the model was fitted "
+                                     "without band names: give column numbers or bands=")
+            name = _canonical([str(f)])[0]
+            if name not in bands:
+                raise BandError(f"mag_features band {f!r} is not one of the model's bands {list(bands)}")
+            idx.append(list(bands).index(name))
+        if len(set(idx)) != len(idx):
+            raise ParameterError(f"mag_features {feats} repeat a band")
+        sc = np.broadcast_to(np.asarray(self.mag_scale, dtype=float), (len(idx),))
+        return tuple(idx), tuple(float(v) for v in sc)
 
     def fit(self, X, y=None, bands=None):
         """Fit on magnitudes X (N, B; NaN = missing) and redshifts y (N,), or on a
@@ -246,17 +303,21 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
             k = int(self.k)
             if k > n_use:
                 raise ParameterError(f"k={k} is larger than the usable training set ({n_use} rows)")
+        mag_idx, mag_scale = self._mag_feature_idx(bands, X.shape[1])
         self._set_fitted(np.ascontiguousarray(mags[keep]), np.ascontiguousarray(y[keep]), bands,
-                         k, lam, gamma, int(drop.sum()))
+                         k, lam, gamma, int(drop.sum()), mag_idx, mag_scale)
         return self
 
-    def _set_fitted(self, mags, z, bands, k, lam, gamma, n_excluded):
+    def _set_fitted(self, mags, z, bands, k, lam, gamma, n_excluded, mag_idx=(), mag_scale=()):
         self.n_features_in_ = mags.shape[1]
         self.train_mags_, self.train_z_ = mags, z
         self.bands_ = None if bands is None else tuple(bands)
         self.k_, self.lam_, self.gamma_ = int(k), float(lam), float(gamma)
         self.n_excluded_ = int(n_excluded)
-        self.index_ = PatternIndex(self.train_mags_, self.train_z_)
+        #: column numbers and scales of the magnitude features (empty: colours only)
+        self.mag_idx_, self.mag_scale_ = tuple(mag_idx), tuple(mag_scale)
+        self.index_ = PatternIndex(self.train_mags_, self.train_z_, mag_idx=self.mag_idx_,
+                                   mag_scale=self.mag_scale_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -305,7 +366,8 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
                 mags[:, j] = m[:, phot.bands.index(b)]
         return _clean_mags(mags, SENTINELS, "target")
 
-    def predict_full(self, X, bands=None, errors: bool = True, *, missing_bands: str = "error") -> dict:
+    def predict_full(self, X, bands=None, errors: bool = True, *, missing_bands: str = "error",
+                     pdf: bool = False) -> dict:
         """Everything per target row, in input order, as arrays: ``z``, ``z_err``, ``flags`` (int64,
         :mod:`galfast.flags` bits), ``bands_used`` (int64; bit j = band j of the model's bands,
         wavelength order), ``n_bands_used`` and ``n_neighbours`` (after the clip).
@@ -314,7 +376,8 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
             are matched to the model's by name; ``missing_bands`` as in :meth:`predict_table`).
         A target whose bands fewer than k training rows share is served from fewer bands (flag
         ``bands_dropped``).  ``errors=False`` skips z_err (NaN), which saves about a third of the
-        kernel's time at large k."""
+        kernel's time at large k.  ``pdf=True`` adds ``pdf`` (a
+        :class:`~galfast.redshift.pdf.PhotoZPDF`) and the summaries of :data:`PDF_COLUMNS`."""
         if isinstance(X, Photometry):
             mags, bad = self._photometry_mags(X, missing_bands)
         else:
@@ -322,13 +385,28 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         threads = self._threads()
         groups, codes = engine.prepare_groups(self.index_, mags, self.k_, min_bands=int(self.min_bands),
                                               threads=threads)
-        z, e, flags, nn = engine.predict_groups(groups, len(mags), self.k_, self.lam_, self.gamma_,
-                                                clip=float(self.clip), center=bool(self.center),
-                                                z_min=self.z_min, mode_window=self.mode_window,
-                                                threads=threads, errors=errors)
+        res = engine.predict_groups(groups, len(mags), self.k_, self.lam_, self.gamma_,
+                                    clip=float(self.clip), center=bool(self.center),
+                                    z_min=self.z_min, mode_window=self.mode_window,
+                                    threads=threads, errors=errors, pdf=bool(pdf))
+        z, e, flags, nn = res[:4]
         flags |= np.where(bad.any(axis=1), FLAG_BAD_VALUE, 0)
-        return {"z": z, "z_err": e, "flags": flags, "bands_used": np.asarray(codes, dtype=np.int64),
-                "n_bands_used": popcount(codes).astype(np.int16), "n_neighbours": nn}
+        out = {"z": z, "z_err": e, "flags": flags, "bands_used": np.asarray(codes, dtype=np.int64),
+               "n_bands_used": popcount(codes).astype(np.int16), "n_neighbours": nn}
+        if pdf:
+            from .pdf import PhotoZPDF
+
+            mu, w, sig, summ = res[4:]
+            out["pdf"] = PhotoZPDF(mu, w, sig)
+            for j, name in enumerate(PDF_COLUMNS):
+                out[name] = summ[:, j]
+        return out
+
+    def predict_pdf(self, X, bands=None, *, missing_bands: str = "error"):
+        """Each target's p(z) as a :class:`~galfast.redshift.pdf.PhotoZPDF` (Gaussian mixtures;
+        ``.to_qp()`` gives a qp Ensemble, ``.pit(z)``/``.crps(z)`` score it); X as in
+        :meth:`predict_full`."""
+        return self.predict_full(X, bands, missing_bands=missing_bands, pdf=True)["pdf"]
 
     def predict(self, X, return_std=False, bands=None):
         """Photo-z of magnitudes X (N, B); with ``return_std`` also the 1σ error (RMS of the
@@ -353,7 +431,7 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         return Photometry.from_table(table, bands, column_map=column_map, id_column=id_column,
                                      z_column=z_column, row_offset=row_offset)
 
-    def predict_table(self, phot, *, missing_bands: str = "error"):
+    def predict_table(self, phot, *, missing_bands: str = "error", pdf: bool = False):
         """The output contract: an astropy Table with one row per row of ``phot``, in its order.
 
         phot : a :class:`~galfast.Photometry` (an astropy Table is read with
@@ -365,7 +443,8 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         Columns: ``id`` (phot.ids), ``z_phot``, ``z_phot_err`` (NaN: no estimate), ``flags``
         (int64, :mod:`galfast.flags` bits), ``bands_used`` (int64 bitmask: bit j = ``bands_[j]``),
         ``n_bands_used``, ``n_neighbours``; ``meta["galfast_model"]`` = "galfast.KLLRPhotoZ",
-        ``meta["bands"]`` = the bands of the bitmask.
+        ``meta["bands"]`` = the bands of the bitmask.  ``pdf=True`` adds the p(z) summaries
+        :data:`PDF_COLUMNS` (``z_mode, z_median, z_lo68, z_hi68, z_lo95, z_hi95, z_odds``).
         """
         from astropy.table import Column, Table
 
@@ -375,7 +454,7 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
             else:
                 raise TypeError(f"predict_table takes a galfast.Photometry (or an astropy Table), not "
                                 f"{type(phot).__name__}; for magnitude arrays use predict_full(X)")
-        r = self.predict_full(phot, missing_bands=missing_bands)
+        r = self.predict_full(phot, missing_bands=missing_bands, pdf=pdf)
         t = Table(meta={"galfast_model": self.MODEL_KIND, "bands": list(self.bands_)})
         t["id"] = phot.ids
         t["z_phot"] = Column(r["z"], description="photometric redshift (NaN: no estimate)")
@@ -387,6 +466,9 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
                                  "of " + ", ".join(self.bands_))
         t["n_bands_used"] = Column(r["n_bands_used"], description="number of bands used")
         t["n_neighbours"] = Column(r["n_neighbours"], description="training neighbours in the final fit")
+        if pdf:
+            for name in PDF_COLUMNS:
+                t[name] = Column(r[name], description=_PDF_DESCRIPTIONS[name] + " (NaN: no estimate)")
         return t
 
     # ------------------------------------------------------------------ persistence
@@ -395,9 +477,16 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         parameters (``n_jobs`` excepted), k_, λ_, γ_, bands and counts as metadata."""
         check_is_fitted(self, "index_")
         params = {key: v for key, v in self.get_params().items() if key != "n_jobs"}
+        if params.get("mag_features") is not None:   # JSON: plain lists of str / int / float
+            f = params["mag_features"]
+            f = [f] if isinstance(f, (str, int, np.integer)) else list(f)
+            params["mag_features"] = [int(v) if isinstance(v, (int, np.integer)) else str(v) for v in f]
+        sc = np.asarray(params.get("mag_scale", 1.0), dtype=float)
+        params["mag_scale"] = float(sc) if sc.ndim == 0 else [float(v) for v in sc]
         meta = {"params": params, "k_": self.k_, "lam_": self.lam_, "gamma_": self.gamma_,
                 "bands": list(self.bands_) if self.bands_ is not None else None,
-                "n_train": int(len(self.train_z_)), "n_excluded": self.n_excluded_}
+                "n_train": int(len(self.train_z_)), "n_excluded": self.n_excluded_,
+                "mag_idx": list(self.mag_idx_), "mag_scale": list(self.mag_scale_)}
         return meta, {"train_mags": self.train_mags_, "train_z": self.train_z_}
 
     @classmethod
@@ -411,7 +500,12 @@ class KLLRPhotoZ(ModelFileMixin, RegressorMixin, BaseEstimator):
         if bands is not None and len(bands) != mags.shape[1]:
             raise ValueError(f"{len(bands)} band names for {mags.shape[1]} magnitude columns")
         est = cls(**meta["params"])
-        est._set_fitted(mags, z, bands, meta["k_"], meta["lam_"], meta["gamma_"], meta["n_excluded"])
+        mag_idx, mag_scale = meta.get("mag_idx", []), meta.get("mag_scale", [])
+        if len(mag_idx) != len(mag_scale) or any(not 0 <= int(j) < mags.shape[1] for j in mag_idx):
+            raise ValueError(f"magnitude features {mag_idx} (scales {mag_scale}) do not fit "
+                             f"{mags.shape[1]} magnitude columns")
+        est._set_fitted(mags, z, bands, meta["k_"], meta["lam_"], meta["gamma_"], meta["n_excluded"],
+                        tuple(int(j) for j in mag_idx), tuple(float(v) for v in mag_scale))
         return est
 
     def save(self, path) -> Path:

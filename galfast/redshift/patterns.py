@@ -10,6 +10,12 @@ Every training row that has all the bands of a pattern serves that pattern; the 
 standardised with the mean and standard deviation of those rows, and the pattern's neighbour
 search is set up once and cached (:class:`PatternIndex`).
 
+Magnitude features (``mag_idx``/``mag_scale``): the magnitudes of chosen bands, standardised the
+same way and multiplied by their own scale, are appended to the colours of every pattern that has
+the band (a pattern without it uses its colours alone).  At shallow depth brightness separates
+low-z from high-z galaxies of the same colours; the scale sets how much it counts against the
+colours in the neighbour distance and in the RBF kernel (0 would be colours only).
+
 Neighbour search: up to :data:`BRUTE_MAX_ROWS` training rows (every spectroscopic sample today)
 an exact compiled search (``knn_brute``): the training rows sorted along their first principal
 axis, each target scans outwards from its own projection a vector block at a time and stops on a
@@ -103,13 +109,17 @@ class PatternModel:
     """The training side of one pattern: rows serving it, their standardised colours, a tree."""
 
     def __init__(self, code: int, mags: np.ndarray, y: np.ndarray, covers: np.ndarray,
-                 leafsize: int = 32):
+                 leafsize: int = 32, mag_idx=(), mag_scale=()):
         self.code = int(code)
         self.band_idx = pattern_bands(code, mags.shape[1])
         self.rows = np.flatnonzero(covers)
-        colours = pattern_colours(mags[self.rows], self.band_idx)
+        inpat = set(self.band_idx.tolist())
+        keep = [(int(j), float(sc)) for j, sc in zip(mag_idx, mag_scale) if int(j) in inpat]
+        self.mag_idx = np.array([j for j, _ in keep], dtype=np.intp)
+        self.mag_scale = np.array([sc for _, sc in keep], dtype=np.float64)
+        colours = self._raw(mags[self.rows])
         self.scaler = Standardizer().fit(colours)
-        self.X = np.ascontiguousarray(self.scaler.transform(colours))
+        self.X = np.ascontiguousarray(self._scaled(colours))
         self.y = np.ascontiguousarray(y[self.rows], dtype=np.float64)
         self.leafsize = leafsize
         self._tree = None
@@ -157,9 +167,23 @@ class PatternModel:
     def n_train(self) -> int:
         return len(self.rows)
 
+    def _raw(self, mags):
+        """Colours, then the magnitude features (unscaled)."""
+        c = pattern_colours(mags, self.band_idx)
+        if len(self.mag_idx):
+            c = np.hstack([c, mags[:, self.mag_idx]])
+        return c
+
+    def _scaled(self, raw):
+        f = self.scaler.transform(raw)
+        if len(self.mag_idx):
+            f[:, f.shape[1] - len(self.mag_idx):] *= self.mag_scale
+        return f
+
     def features(self, mags: np.ndarray) -> np.ndarray:
-        """Standardised colours of target magnitudes (N, B) in this pattern's subspace."""
-        return np.ascontiguousarray(self.scaler.transform(pattern_colours(mags, self.band_idx)))
+        """Standardised colours (and scaled magnitude features) of target magnitudes (N, B) in
+        this pattern's subspace."""
+        return np.ascontiguousarray(self._scaled(self._raw(mags)))
 
     def neighbours(self, F: np.ndarray, k: int, workers: int = 1) -> np.ndarray:
         """(N, k) intp indices (into this pattern's training rows) of the k nearest, nearest first."""
@@ -178,7 +202,12 @@ class PatternIndex:
     a lock; a model is built outside it, and if two threads build the same one the first stored
     is kept and returned to both, so every caller of a pattern shares one model)."""
 
-    def __init__(self, mags: np.ndarray, y: np.ndarray, max_cached: int = 64, leafsize: int = 32):
+    def __init__(self, mags: np.ndarray, y: np.ndarray, max_cached: int = 64, leafsize: int = 32,
+                 mag_idx=(), mag_scale=()):
+        self.mag_idx = tuple(int(j) for j in mag_idx)
+        self.mag_scale = tuple(float(v) for v in mag_scale)
+        if len(self.mag_idx) != len(self.mag_scale):
+            raise ValueError(f"{len(self.mag_idx)} magnitude features but {len(self.mag_scale)} scales")
         self.mags = np.asarray(mags, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
         self.usable = usable_mask(self.mags)
@@ -213,7 +242,8 @@ class PatternIndex:
         # built outside the lock (a pure function of the training set), so that other patterns
         # are served meanwhile
         covers = (self.codes & np.int64(code)) == np.int64(code)
-        built = PatternModel(code, self.mags, self.y, covers, self.leafsize)
+        built = PatternModel(code, self.mags, self.y, covers, self.leafsize,
+                             getattr(self, "mag_idx", ()), getattr(self, "mag_scale", ()))
         with self._lock:
             m = self._cache.get(code)
             if m is None:  # else another thread stored this pattern first: use its model

@@ -75,7 +75,7 @@ def register(subparsers):
     p.add_argument("--n", type=int, required=True, help="number of galaxies")
     add_bands_option(p, help_default="the bands of the --depths preset")
     p.add_argument("--depths", default="jwst_deep",
-                   help="preset (jwst_deep, lsst_10yr, gama), 'band=mag,…' 5σ AB depths, or a JSON "
+                   help="preset (jwst_deep, lsst_10yr, lsst_1yr, gama), 'band=mag,…' 5σ AB depths, or a JSON "
                         "file {band: depth} or {band: [[mags], [mag errors]]} (default jwst_deep)")
     p.add_argument("--errors-from", metavar="CATALOGUE",
                    help="measure the error-vs-magnitude curves of --bands on this observed "

@@ -36,6 +36,12 @@ DEPTH_PRESETS = {
         "lsst_baseline_u": 25.6, "lsst_baseline_g": 26.9, "lsst_baseline_r": 26.9,
         "lsst_baseline_i": 26.4, "lsst_baseline_z": 25.6, "lsst_baseline_y": 24.8,
     },
+    # LSST year-1 coadd: a tenth of the 10-year visits, so 2.5 log10(sqrt(10)) = 1.25 mag
+    # shallower than lsst_10yr in every band (background limited)
+    "lsst_1yr": {
+        "lsst_baseline_u": 24.35, "lsst_baseline_g": 25.65, "lsst_baseline_r": 25.65,
+        "lsst_baseline_i": 25.15, "lsst_baseline_z": 24.35, "lsst_baseline_y": 23.55,
+    },
     # GAMA-like 21-band panchromatic data (GALEX MIS, SDSS, VIKING, WISE, H-ATLAS)
     "gama": {
         "galex_FUV": 23.0, "galex_NUV": 23.0,

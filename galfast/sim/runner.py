@@ -232,7 +232,7 @@ def simulate(n: int, bands=None, *, priors: Priors | None = None, depths="jwst_d
     bands : band names, aliases or band sets (``"jwst_hst"``); default the bands of the
         ``depths`` preset.  Columns come in the order given.
     priors : :class:`Priors` (redshift, SFH, mass, metallicity, A_V, log U, …)
-    depths : preset ("jwst_deep", "lsst_10yr", "gama"), ``{band: 5σ AB depth}`` or an
+    depths : preset ("jwst_deep", "lsst_10yr", "lsst_1yr", "gama"), ``{band: 5σ AB depth}`` or an
         :class:`~galfast.sim.noise.ErrorTable`
     missing_fraction : probability that a (row, band) is not observed (flux, error NaN)
     seed : int ≥ 0, the root of the run's ``numpy.random.SeedSequence``.  Block ``k`` of
