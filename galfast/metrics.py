@@ -217,13 +217,25 @@ def crps_gaussian_mixture(y, mu, sigma, w, *, chunk: int = 4096) -> np.ndarray:
 
 
 def crps_from_cdf(grid, cdf, y) -> np.ndarray:
-    """CRPS ∫ (F(z) − 1{z ≥ y})² dz by the trapezoid rule, for CDFs tabulated on a grid: grid (G,)
-    shared or (N, G), cdf (N, G) (F = 0 below and 1 above the grid is assumed), y (N,)."""
+    """CRPS ∫ (F(z) − 1{z ≥ y})² dz for CDFs tabulated on a grid shared by every row: grid (G,),
+    cdf (N, G) (F = 0 below and 1 above the grid is assumed), y (N,) inside the grid.  The
+    integral is split at y (cumulative trapezoid integrals of F² and (1 − F)², interpolated
+    at y), so the step of the indicator costs no accuracy: the error is O(Δz²)."""
+    from scipy.integrate import cumulative_trapezoid
+
+    g = np.asarray(grid, float)
     cdf = np.asarray(cdf, float)
-    g = np.broadcast_to(np.asarray(grid, float), cdf.shape)
     y = np.asarray(y, float)
-    h = (g >= y[:, None]).astype(float)
-    return np.trapezoid((cdf - h) ** 2, g, axis=1)
+    a = cumulative_trapezoid(cdf ** 2, g, axis=1, initial=0.0)
+    b = cumulative_trapezoid((1.0 - cdf) ** 2, g, axis=1, initial=0.0)
+    j = np.clip(np.searchsorted(g, y) - 1, 0, len(g) - 2)
+    t = (y - g[j]) / (g[j + 1] - g[j])
+    rows = np.arange(len(y))
+    # within the cell, integrate the linearly interpolated F exactly enough: linear interpolation
+    # of the cumulative integrals
+    ay = a[rows, j] + t * (a[rows, j + 1] - a[rows, j])
+    by = b[rows, j] + t * (b[rows, j + 1] - b[rows, j])
+    return ay + (b[:, -1] - by)
 
 
 def interval_coverage(y, lo, hi) -> float:

@@ -5,7 +5,10 @@
 
 One output row per input row, in input order, with the ids kept (the catalogue's id column, else
 the row number counted across chunks): ``id, z_phot, z_phot_err, flags, bands_used,
-n_bands_used, n_neighbours`` (:meth:`KLLRPhotoZ.predict_table`).  ``flags`` holds the bits of
+n_bands_used, n_neighbours`` (:meth:`KLLRPhotoZ.predict_table`); with ``--pdf`` also the p(z)
+summaries ``z_mode, z_median, z_lo68, z_hi68, z_lo95, z_hi95, z_odds``, and with ``--plot`` a PIT
+PNG beside the photo-z one.  ``--mag-features i`` adds magnitudes to the colour features
+(their scale ``--mag-scale``, or tuned with ``--tune``).  ``flags`` holds the bits of
 :mod:`galfast.flags`; ``bands_used`` is the bitmask of the bands each row used (bit j = band j of
 the model's bands, by wavelength).  The catalogue goes through :func:`galfast.stream.stream`:
 Parquet and CSV outputs are written chunk by chunk (bounded memory), FITS/ECSV at the end, and an
@@ -27,7 +30,7 @@ __all__ = ["register", "run_photoz", "OUTPUT_COLUMNS"]
 
 
 def _fitted_model(*, train, bands, z_column, column_map, k, lam, gamma, tune, n_trials,
-                  random_state, n_jobs):
+                  random_state, n_jobs, mag_features=None, mag_scale=None):
     """A KLLRPhotoZ fitted on the training catalogue (tuned first with ``tune``)."""
     from ..catalog import read_catalog
     from ..errors import CatalogError
@@ -39,12 +42,14 @@ def _fitted_model(*, train, bands, z_column, column_map, k, lam, gamma, tune, n_
     table = read_catalog(train)
     phot = Photometry.from_table(table, bands, column_map=column_map_in_table(column_map, table.colnames),
                                  id_column=None, z_column=z_column)
-    est = KLLRPhotoZ(k=k, lam=lam, gamma=gamma, n_jobs=n_jobs)
+    est = KLLRPhotoZ(k=k, lam=lam, gamma=gamma, n_jobs=n_jobs, mag_features=mag_features,
+                     mag_scale=1.0 if mag_scale is None else mag_scale)
     if tune:
         from .tuning import tune_kllr
 
         res = tune_kllr(phot, n_trials=n_trials, random_state=random_state,
-                        fixed={"k": k, "lam": lam, "gamma": gamma}, n_jobs=n_jobs)
+                        fixed={"k": k, "lam": lam, "gamma": gamma, "mag_scale": mag_scale},
+                        n_jobs=n_jobs, mag_features=mag_features)
         log.info("tuned: %s (objective %.4f)", res.best_params, res.best_value)
         est.set_params(**res.best_params)
     return est.fit(phot)
@@ -54,7 +59,8 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
                target_z_column=None, column_map=None, id_column="auto", keep_columns=(),
                missing_bands="error", chunk_rows=100_000, tune=False, n_trials=50, random_state=0,
                k=None, lam=None, gamma=None, save_model=None, plot=False, n_jobs=None,
-               overwrite=False, resume=True, progress=True) -> dict:
+               overwrite=False, resume=True, progress=True, pdf=False, mag_features=None,
+               mag_scale=None) -> dict:
     """The work of ``galfast photoz`` (keyword names as its options): fit on ``train`` or load
     ``model``, then :func:`galfast.stream.stream` ``catalog`` into ``out``.  Returns stream's
     summary plus ``params`` (k, λ, γ), and ``plot`` (the PNG) with ``plot``."""
@@ -75,7 +81,8 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
     else:
         est = _fitted_model(train=train, bands=bands, z_column=z_column, column_map=column_map,
                             k=k, lam=lam, gamma=gamma, tune=tune, n_trials=n_trials,
-                            random_state=random_state, n_jobs=n_jobs)
+                            random_state=random_state, n_jobs=n_jobs, mag_features=mag_features,
+                            mag_scale=mag_scale)
     if save_model is not None:
         est.save(save_model)
     if est.bands_ is None:
@@ -90,14 +97,18 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
 
     def on_chunk(phot, table):
         collected.append((phot.z, np.asarray(table["z_phot"]), np.asarray(table["z_phot_err"])))
+        if pdf:
+            pdfs.append(est.predict_pdf(phot, missing_bands=missing_bands))
+
+    pdfs = []
 
     want_plot = plot and target_z_column is not None
     if plot and not want_plot:
         log.warning("--plot needs the catalogue's true redshifts: pass --target-z-column")
     config = {"id_column": id_column, "column_map": column_map, "target_z_column": target_z_column,
-              "missing_bands": missing_bands}
+              "missing_bands": missing_bands, "pdf": bool(pdf)}
     summary = stream(est, catalog, out, read=read,
-                     predict=lambda phot: est.predict_table(phot, missing_bands=missing_bands),
+                     predict=lambda phot: est.predict_table(phot, missing_bands=missing_bands, pdf=pdf),
                      chunk_rows=chunk_rows, keep_columns=keep_columns, progress=progress,
                      overwrite=overwrite, resume=resume, config=config,
                      on_chunk=on_chunk if want_plot else None, desc="galfast photoz")
@@ -113,6 +124,19 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
             png = Path(out).with_suffix(".png")
             plot_photoz(zp, zs, png, z_err=ze, title=f"galfast photoz: {Path(catalog).name}")
             summary["plot"] = str(png)
+            if pdfs:
+                from .pdf import PhotoZPDF
+                from .plots import plot_pit
+
+                k = max(p.mu.shape[1] for p in pdfs)
+                pad = lambda a, v: np.pad(a, ((0, 0), (0, k - a.shape[1])), constant_values=v)  # noqa: E731
+                allp = PhotoZPDF(np.vstack([pad(p.mu, np.nan) for p in pdfs]),
+                                 np.vstack([pad(p.w, 0.0) for p in pdfs]),
+                                 np.concatenate([p.sigma for p in pdfs]))
+                pit_png = Path(out).with_name(Path(out).stem + "_pit.png")
+                plot_pit(allp.pit(zs), pit_png, crps=allp.crps(zs), pdf=allp, z_spec=zs,
+                         title=f"galfast photoz p(z): {Path(catalog).name}")
+                summary["pit_plot"] = str(pit_png)
     return summary
 
 
@@ -124,12 +148,14 @@ def _run(args) -> int:
         chunk_rows=args.chunk_rows, tune=args.tune, n_trials=args.n_trials, random_state=args.seed,
         k=args.k, lam=args.lam, gamma=args.gamma, save_model=args.save_model, plot=args.plot,
         n_jobs=args.jobs, overwrite=args.overwrite, resume=args.resume,
-        progress=not args.no_progress)
+        progress=not args.no_progress, pdf=args.pdf, mag_features=args.mag_features,
+        mag_scale=args.mag_scale)
     p = summary["params"]
     resumed = f", {summary['resumed_chunks']} chunks resumed" if summary["resumed_chunks"] else ""
     print(f"galfast photoz: {summary['rows']:,} rows → {summary['out']} in {summary['seconds']:.1f} s "
           f"(k={p['k']}, λ={p['lam']:.4g}, γ={p['gamma']:.4g}{resumed})"
-          + (f"; plot {summary['plot']}" if "plot" in summary else ""))
+          + (f"; plot {summary['plot']}" if "plot" in summary else "")
+          + (f", PIT plot {summary['pit_plot']}" if "pit_plot" in summary else ""))
     return 0
 
 
@@ -159,6 +185,13 @@ def register(subparsers) -> None:
     p.add_argument("--k", type=int, default=None, help="neighbours per target")
     p.add_argument("--lam", type=float, default=None, help="ridge regularisation λ")
     p.add_argument("--gamma", type=float, default=None, help="RBF width γ")
+    p.add_argument("--pdf", action="store_true",
+                   help="add the p(z) summaries z_mode, z_median, z_lo68, z_hi68, z_lo95, z_hi95, "
+                        "z_odds (and a PIT plot with --plot)")
+    p.add_argument("--mag-features", nargs="+", default=None, metavar="BAND",
+                   help="bands whose magnitudes join the colour features (e.g. lsst_baseline_i)")
+    p.add_argument("--mag-scale", type=float, default=None,
+                   help="scale of the magnitude features (default 1, or tuned with --tune)")
     p.add_argument("--plot", action="store_true",
                    help="write a z_phot vs z_spec PNG beside --out (needs --target-z-column)")
     add_jobs_option(p)
