@@ -27,6 +27,21 @@ def test_predict_100k(benchmark, data, k):
     assert np.isfinite(r["z"]).all()
 
 
+@pytest.mark.parametrize("pdf", [False, True])
+def test_predict_100k_k50_pdf(benchmark, data, pdf):
+    """predict_full at k = 50 with and without p(z) (the ratio of the two: target ≤ 1.20;
+    bench/ratios_photoz.py measures it interleaved in one process)."""
+    from galfast.redshift import KLLRPhotoZ
+
+    mt, zt, target = data
+    est = KLLRPhotoZ(k=50, n_jobs=bench_threads()).fit(mt, zt)
+    r = benchmark.pedantic(est.predict_full, args=(target,), kwargs={"pdf": pdf}, rounds=3,
+                           warmup_rounds=1)
+    assert np.isfinite(r["z"]).all()
+    if pdf:
+        assert np.isfinite(r["z_median"]).all()
+
+
 @pytest.mark.parametrize("k", [50, 10])
 def test_numpy_loop_300(benchmark, data, k):
     from galfast.redshift import KLLRPhotoZ

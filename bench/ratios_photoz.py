@@ -9,6 +9,10 @@ catalogue's complete rows with 0.05 mag of noise added per band.  galfast =
 $GALFAST_BENCH_THREADS threads (default 2); the baseline (the lean reference loop,
 tests/redshift/reference.py) runs on a subset of targets and is quoted per object.  The machine
 may be shared: the ratio is the number to quote, the absolute rates move with the load.
+
+p(z) overhead: ``predict_full(target, pdf=True)`` (the mixture and its summaries: mode, median,
+68/95 % intervals, odds) against ``predict_full(target)`` (z and z_err, what ``predict_table``
+computes) at k = 50, interleaved in the same process, wall clock and CPU time (target ≤ 1.20).
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ import time
 
 import numpy as np
 
-from common import bench_size, bench_threads, best_time, jwst_protocol_split, photoz_reference
+from common import (bench_size, bench_threads, best_time, interleaved_best, jwst_protocol_split,
+                    photoz_reference)
 
 N_TARGETS = int(os.environ.get("GALFAST_BENCH_TARGETS", bench_size(100_000, 100)))
 
@@ -75,9 +80,29 @@ def measure(k, threads, data=None, n_base=300, repeats=2):
             "cpu_ratio": cpu_base / cpu1}
 
 
+def pdf_overhead(k=50, threads=2, data=None, rounds=3):
+    """Time with p(z) / time without (wall and CPU), same estimator, same targets, interleaved."""
+    from galfast.redshift import KLLRPhotoZ
+
+    mt, zt, target = setup() if data is None else data
+    est = KLLRPhotoZ(k=k, n_jobs=threads).fit(mt, zt)
+    est.predict_full(target[:2000], pdf=True)
+    runs = {"point": lambda: est.predict_full(target), "pdf": lambda: est.predict_full(target, pdf=True)}
+    wall = interleaved_best(runs, rounds)
+    cpu = interleaved_best(runs, rounds, clock=time.process_time)
+    return {"k": k, "threads": threads, "n": len(target), "wall_point_s": wall["point"],
+            "wall_pdf_s": wall["pdf"], "wall_ratio": wall["pdf"] / wall["point"],
+            "cpu_ratio": cpu["pdf"] / cpu["point"], "cpu_point_us": 1e6 * cpu["point"] / len(target),
+            "cpu_pdf_us": 1e6 * cpu["pdf"] / len(target)}
+
+
 def main():
     threads = bench_threads()
     data = setup()
+    o = pdf_overhead(50, threads, data)
+    print(f"p(z) overhead at k=50 ({o['n']:,} targets, {threads} threads): predict_full with pdf=True / "
+          f"without = {o['wall_ratio']:.3f} (wall), {o['cpu_ratio']:.3f} (CPU: {o['cpu_pdf_us']:.1f} vs "
+          f"{o['cpu_point_us']:.1f} µs/object); target ≤ 1.20")
     print(f"photo-z KLLR, {len(data[2]):,} targets, {len(data[1]):,} training galaxies, "
           f"{data[0].shape[1]} bands, {threads} threads")
     for k in (50, 10):

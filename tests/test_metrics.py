@@ -42,3 +42,34 @@ def test_regression_and_binned_metrics():
     assert m["r2"] == pytest.approx(1 - 0.01 / np.var(t), rel=1e-6)
     rows = metrics.binned_metrics(t, t, t, edges=[0, 0.5, 1.01])
     assert [r["n"] for r in rows] == [500, 500]
+
+
+def test_crps_closed_form_against_numerical_integration():
+    rng = np.random.default_rng(0)
+    n, k = 40, 5
+    mu = rng.normal(1.0, 0.3, (n, k))
+    sig = rng.uniform(0.02, 0.3, (n, k))
+    w = rng.uniform(0.1, 1, (n, k))
+    w /= w.sum(axis=1, keepdims=True)
+    y = rng.normal(1.0, 0.4, n)
+    closed = metrics.crps_gaussian_mixture(y, mu, sig, w)
+    from scipy.special import ndtr
+
+    grid = np.linspace(-3, 5, 80001)
+    cdf = np.einsum("ngk,nk->ng", ndtr((grid[None, :, None] - mu[:, None, :]) / sig[:, None, :]), w)
+    np.testing.assert_allclose(closed, metrics.crps_from_cdf(grid, cdf, y), rtol=1e-5, atol=1e-8)
+    # one Gaussian: the textbook formula σ[z(2Φ(z)−1) + 2φ(z) − 1/√π]
+    z = (y - mu[:, 0]) / sig[:, 0]
+    ref = sig[:, 0] * (z * (2 * ndtr(z) - 1) + 2 * np.exp(-z * z / 2) / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi))
+    np.testing.assert_allclose(metrics.crps_gaussian_mixture(y, mu[:, :1], sig[:, 0], np.ones((n, 1))), ref,
+                               rtol=1e-10)
+
+
+def test_pit_statistics_on_uniform_and_skewed_samples():
+    rng = np.random.default_rng(1)
+    u = rng.uniform(size=20000)
+    assert metrics.pit_ks(u) < 0.015 and metrics.pit_cvm(u) < 0.461
+    assert metrics.pit_ks(u ** 2) > 0.2 and metrics.pit_cvm(u ** 2) > 100
+    dens, edges = metrics.pit_histogram(u, 20)
+    assert edges[0] == 0 and edges[-1] == 1 and np.allclose(dens, 1, atol=0.1)
+    assert metrics.interval_coverage([0.5, 1.5, np.nan], [0, 0, 0], [1, 1, 1]) == 0.5
