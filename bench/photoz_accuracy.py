@@ -10,6 +10,9 @@
 2. The whole z ≤ 7 sample (5,611 rows) with missing bands and non-detections kept, same split
    recipe: every test row gets a row out; metrics overall and for rows with missing bands.
 3. The bundled simulated catalogue (galfast/data/demo_jwst.parquet): the same split recipe.
+
+Each line also scores the p(z) (``predict_full(pdf=True)``): PIT KS and CvM statistics, mean
+CRPS and the fraction of true redshifts inside the 68 % / 95 % intervals (galfast.metrics).
 """
 from __future__ import annotations
 
@@ -24,9 +27,24 @@ from common import jwst_specz
 
 
 def _fmt(m):
-    return (f"σ_NMAD {m['sigma_nmad']:.4f}  outliers {100 * m['outlier_fraction']:5.2f} %  "
-            f"bias {m['bias']:+.4f}  1σ cov {m.get('coverage_1sigma', float('nan')):.2f}  "
-            f"n {m['n']}  no-estimate {m['n_missing']}")
+    s = (f"σ_NMAD {m['sigma_nmad']:.4f}  outliers {100 * m['outlier_fraction']:5.2f} %  "
+         f"bias {m['bias']:+.4f}  1σ cov {m.get('coverage_1sigma', float('nan')):.2f}  "
+         f"n {m['n']}  no-estimate {m['n_missing']}")
+    if "pit_ks" in m:
+        s += (f"\n          p(z): PIT KS {m['pit_ks']:.3f}  CvM {m['pit_cvm']:.2f}  CRPS {m['crps']:.4f}  "
+              f"68/95 % coverage {m['coverage_68']:.3f}/{m['coverage_95']:.3f}")
+    return s
+
+
+def _with_pdf(est, mags, zs):
+    """photoz_metrics + pdf_metrics of est on (mags, zs)."""
+    from galfast.metrics import pdf_metrics, photoz_metrics
+
+    r = est.predict_full(mags, pdf=True)
+    m = photoz_metrics(r["z"], zs, r["z_err"])
+    m.update(pdf_metrics(r["pdf"].pit(zs), r["pdf"].crps(zs), z_true=zs,
+                         intervals={"68": (r["z_lo68"], r["z_hi68"]), "95": (r["z_lo95"], r["z_hi95"])}))
+    return m
 
 
 def protocol(phot, seeds, tune):
@@ -41,8 +59,7 @@ def protocol(phot, seeds, tune):
     for seed in seeds:
         tr, te = stratified_split(z, seed=seed)
         est = KLLRPhotoZ().fit(mags[tr], z[tr])
-        zp, ze = est.predict(mags[te], return_std=True)
-        m = photoz_metrics(zp, z[te], ze)
+        m = _with_pdf(est, mags[te], z[te])
         rows["default"].append(m)
         line = f"seed {seed}: default {_fmt(m)}"
         if tune:
@@ -50,8 +67,7 @@ def protocol(phot, seeds, tune):
             res = tune_kllr(mags[tr], z[tr], random_state=seed)
             dt = time.perf_counter() - t0
             est = res.estimator().fit(mags[tr], z[tr])
-            zp, ze = est.predict(mags[te], return_std=True)
-            mt = photoz_metrics(zp, z[te], ze)
+            mt = _with_pdf(est, mags[te], z[te])
             rows["tuned"].append(mt)
             bp = res.best_params
             line += (f"\n        tuned   {_fmt(mt)}  (k={bp['k']}, λ={bp['lam']:.3g}, "
@@ -61,7 +77,10 @@ def protocol(phot, seeds, tune):
         if ms:
             print(f"mean over {len(ms)} seeds, {name}: σ_NMAD {np.mean([m['sigma_nmad'] for m in ms]):.4f}"
                   f"  outliers {100 * np.mean([m['outlier_fraction'] for m in ms]):.2f} %"
-                  f"  (paper: 0.018, 3.5 %)")
+                  f"  (paper: 0.018, 3.5 %); p(z): PIT KS {np.mean([m['pit_ks'] for m in ms]):.3f}"
+                  f"  CvM {np.mean([m['pit_cvm'] for m in ms]):.2f}  CRPS {np.mean([m['crps'] for m in ms]):.4f}"
+                  f"  68/95 % coverage {np.mean([m['coverage_68'] for m in ms]):.3f}/"
+                  f"{np.mean([m['coverage_95'] for m in ms]):.3f}")
 
 
 def full_sample(phot, seed=0):
@@ -74,7 +93,7 @@ def full_sample(phot, seed=0):
     mags, z = p.mag(), p.z
     tr, te = stratified_split(z, seed=seed)
     est = KLLRPhotoZ().fit(mags[tr], z[tr])
-    r = est.predict_full(mags[te])
+    r = est.predict_full(mags[te], pdf=True)
     print(f"== whole z ≤ 7 sample: {len(z)} rows ({len(te)} test, seed {seed}); "
           f"{len(r['z'])} rows out, {int(np.sum(flags.has(r['flags'], 'no_estimate')))} without estimate")
     print("all test rows:          ", _fmt(photoz_metrics(r["z"], z[te], r["z_err"])))
@@ -95,9 +114,8 @@ def simulated(seed=0):
     mags, z = phot.mag(), phot.z
     tr, te = stratified_split(z, seed=seed)
     est = KLLRPhotoZ().fit(mags[tr], z[tr])
-    r = est.predict_full(mags[te])
     print(f"== bundled simulated catalogue: {len(z)} rows ({len(te)} test, seed {seed})")
-    print("default:", _fmt(photoz_metrics(r["z"], z[te], r["z_err"])))
+    print("default:", _fmt(_with_pdf(est, mags[te], z[te])))
 
 
 def main(argv=None) -> int:
