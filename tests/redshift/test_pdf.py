@@ -153,3 +153,13 @@ def test_cli_pdf_columns(tmp_path, jwst_catalog_path):
     assert ok.mean() > 0.95
     assert np.all(np.asarray(t["z_lo95"])[ok] <= np.asarray(t["z_hi95"])[ok])
     assert (tmp_path / "pz_pit.png").stat().st_size > 10_000
+
+
+def test_lsst_1yr_depth_preset_is_a_tenth_of_the_visits():
+    """The year-1 preset of the LSST benchmarks: 2.5 log10(√10) = 1.25 mag above lsst_10yr."""
+    from galfast.sim import DEPTH_PRESETS
+
+    y10, y1 = DEPTH_PRESETS["lsst_10yr"], DEPTH_PRESETS["lsst_1yr"]
+    assert set(y1) == set(y10)
+    for band in y10:
+        assert y10[band] - y1[band] == pytest.approx(1.25)
