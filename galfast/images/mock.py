@@ -5,7 +5,7 @@ Calzetti dust screen, whose fluxes come from galfast's bagpipes forward model
 (:class:`galfast.sim.ForwardModel`), so colours, magnitudes and redshift are physical:
 
 * **bulge** — Sérsic profile, n drawn from :data:`BULGE_SERSIC_N` (a few discrete values: every
-  new n costs galsim a set-up), old delayed-τ population, the dustiest screen
+  new n costs galsim a set-up), older delayed-τ population (a compact core still forming stars), the dustiest screen
   (A_V = A_V,disc × ``av_bulge_boost``: dust concentrated towards the centre);
 * **disc** — exponential (n = 1), inclined, younger delayed-τ population, screen A_V,disc;
 * **clumps** — 0 … 4 compact Gaussian knots in the disc plane, young (10–80 Myr) nearly
@@ -95,7 +95,7 @@ class MockPriors:
     log_mstar: tuple = (8.5, 10.5)
     log_zmet: tuple = (-1.5, 0.0)
     log_u: tuple = (-3.0, -1.5)
-    bulge_fraction: tuple = (0.05, 0.5)
+    bulge_fraction: tuple = (0.1, 0.6)
     clump_fraction: tuple = (0.02, 0.15)
     n_clumps: tuple = (0, 4)
     av_disc: tuple = (0.0, 1.0)
@@ -118,8 +118,8 @@ class MockPriors:
             raise ParameterError(f"MockPriors.z = {self.z} leaves bagpipes' grids [0, 10]")
         if self.n_clumps[0] < 0:
             raise ParameterError("MockPriors.n_clumps must be ≥ 0")
-        if self.bulge_fraction[1] + self.clump_fraction[1] >= 1:
-            raise ParameterError("bulge_fraction + clump_fraction must stay below 1")
+        if self.bulge_fraction[1] + self.clump_fraction[1] >= 0.95:
+            raise ParameterError("bulge_fraction + clump_fraction must stay below 0.95 (the disc keeps ≥ 5 %)")
 
     def to_dict(self):
         return {k: list(v) for k, v in asdict(self).items()}
@@ -201,8 +201,8 @@ def _draw_row(spec: _Spec, i: int):
     p["av_bulge"] = p["av_disc"] * uni(pr.av_bulge_boost)
     p["av_clumps"] = p["av_disc"] * uni(pr.av_clump_boost)
     # SFHs (delayed τ): old bulge, younger disc, young clumps
-    p["age_bulge"] = uni((0.5, 0.95)) * t_u
-    p["tau_bulge"] = loguni((0.03, 0.2))
+    p["age_bulge"] = uni((0.3, 0.9)) * t_u
+    p["tau_bulge"] = loguni((0.05, 0.5))
     p["age_disc"] = uni((0.15, 0.8)) * t_u
     p["tau_disc"] = loguni((0.2, 3.0))
     p["age_clumps"] = min(loguni((0.01, 0.08)), 0.9 * t_u)
