@@ -424,7 +424,8 @@ class DustCNN(ModelFileMixin, BaseEstimator):
 
     def predict_table(self, X, *, ids=None, bands=None, snr_cut=None, batch_size: int = 1024):
         """Table, one row per image in input order: ``id``, targets, ``rv`` (when A_V and E(B−V)
-        are targets), ``snr_<band>``, ``flags`` (pixels_filled, low_snr)."""
+        are targets), ``snr_<band>``, ``flags`` (pixels_filled, low_snr).  ``snr_cut``: None uses
+        the model's; −inf flags nothing."""
         from astropy import units as u
         from astropy.table import Column, Table
 

@@ -67,8 +67,9 @@ class CutoutSet:
 
 
 def as_cube(images, where: str = "images") -> np.ndarray:
-    """``images`` as an (N, B, H, W) float array; CatalogError naming the shape otherwise."""
-    arr = np.asarray(images)
+    """``images`` as an (N, B, H, W) array (a masked array stays masked); CatalogError naming the
+    shape otherwise."""
+    arr = images if np.ma.isMaskedArray(images) else np.asarray(images)
     if arr.dtype.kind not in "fiu":
         raise CatalogError(f"{where}: pixel values must be numbers, got dtype {arr.dtype}")
     if arr.ndim != 4:

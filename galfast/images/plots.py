@@ -75,7 +75,7 @@ def true_vs_pred_figure(truth: dict, preds: dict, targets, *, labels=None):
             ax.text(0.04, 0.92, f"MAE {np.mean(np.abs(d)):.3f}\nσ {np.std(d):.3f}", transform=ax.transAxes,
                     fontsize=7, va="top")
             ax = axes[r, 2 * c + 1]
-            ax.hist(d, bins=40, color="tab:brown", histtype="stepfilled", alpha=0.6)
+            ax.hist(d, bins=40 if d.size and np.ptp(d) > 1e-6 else 1, color="tab:brown", histtype="stepfilled", alpha=0.6)
             ax.axvline(0, color="r", lw=0.8)
             ax.set_xlabel(f"true − predicted, {labels.get(t, t)}", fontsize=8)
     fig.tight_layout()
