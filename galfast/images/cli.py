@@ -83,6 +83,8 @@ def predict_command(args) -> int:
     from .io import check_bands, read_cutouts
 
     cnn = DustCNN.load(args.model)
+    if args.jobs is not None:
+        cnn.n_jobs = args.jobs
     stack = read_cutouts(args.cutouts)
     if args.pick_bands:
         stack = stack.select_bands(cnn.bands_)
@@ -159,5 +161,6 @@ def register(subparsers) -> None:
     q.add_argument("--pick-bands", action="store_true",
                    help="take the model's bands from the stack by name (else the stack's bands must match "
                         "the model's in number and order)")
+    add_jobs_option(q, "torch CPU threads", "the model's n_jobs")
     add_output_options(q, chunk_rows=4096)
     q.set_defaults(func=predict_command)
