@@ -1,7 +1,7 @@
 """Images bench: 1-band vs 3-band DustCNN vs PropertyRegressor on the same mock galaxies' summed
 fluxes, training speed, and augmentation throughput NumPy vs kornia (same process).
 
-    OMP_NUM_THREADS=2 python bench/images_results/bench_images.py --n 4000 --epochs 60
+    OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/images_results/bench_images.py --n 4000 --epochs 50
 
 Writes bench/images_results/bench_images.md, bench_images.json, bench_images_true_vs_pred.png and
 bench_images_cutouts.png.  Sizes scale with ``$GALFAST_BENCH_SCALE`` (bench/common.py).  Under
@@ -175,7 +175,7 @@ def main(argv=None):
 
 
 def write_markdown(res, path):
-    cmd = "OMP_NUM_THREADS=2 PYTHONPATH=$PWD python bench/images_results/bench_images.py " + " ".join(
+    cmd = "OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/images_results/bench_images.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in res["args"].items() if v is not None and k != "out")
     lines = ["# Images bench: dust from cut-outs vs integrated photometry", "",
              f"Command: `{cmd}`", "",

@@ -74,10 +74,6 @@ SIZES = (32, 64)
 COMPONENTS = ("bulge", "disc", "clumps")
 
 
-def _rng(r):
-    return tuple(float(v) for v in r)
-
-
 @dataclass(frozen=True)
 class MockPriors:
     """Ranges of the mock galaxies (uniform unless said; ``(lo, hi)``, equal ends fix a value).
