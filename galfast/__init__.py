@@ -30,6 +30,9 @@ _LAZY = {
     "stream": "galfast.stream",
     "CatalogWriter": "galfast.stream",
     "load_model": "galfast.modelfile",
+    "DustCNN": "galfast.images",
+    "simulate_cutouts": "galfast.images",
+    "images": "galfast.images",
 }
 
 __all__ = ["__version__", "read_catalog", "write_catalog", "iter_catalog", "Photometry",

@@ -45,6 +45,8 @@ from .redshift.demo import photoz_section  # noqa: E402  (photo-z section)
 SECTIONS.append(photoz_section)
 from .props.demo import props_section  # noqa: E402  (galaxy properties section)
 SECTIONS.append(props_section)
+from .images.demo import images_section  # noqa: E402  (dust-from-images section)
+SECTIONS.append(images_section)
 
 
 def run_demo(outdir="demo_output", catalog=None) -> Path:

@@ -42,6 +42,7 @@ _KINDS = {
     "galfast.KLLRPhotoZ": "galfast.redshift.estimator:KLLRPhotoZ",
     "galfast.PropertyRegressor": "galfast.props.regressor:PropertyRegressor",
     "galfast.NeuralLikelihood": "galfast.posterior.estimator:NeuralLikelihood",
+    "galfast.DustCNN": "galfast.images.estimator:DustCNN",
 }
 
 
