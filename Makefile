@@ -10,7 +10,7 @@ export OMP_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 2
 
-.PHONY: demo test bench build clean venv
+.PHONY: demo test bench bench-compare fuzz build clean venv
 
 $(VENV)/.stamp-base:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,20 @@ test: $(VENV)/.stamp-test
 	$(PY) -m pytest -q tests
 
 bench: $(VENV)/.stamp-bench
-	$(PY) -m pytest -q bench --benchmark-enable --benchmark-only
+	mkdir -p bench/results
+	$(PY) -m pytest -q bench --benchmark-enable --benchmark-only --benchmark-json=bench/results/latest.json
 	$(PY) bench/ratios.py
+
+# the regression gate: the last `make bench` (bench/results/latest.json) against the stored
+# baseline, each benchmark normalised by the reference workload of the same run; fails on > 20 %
+# (refresh: see bench/gate_compare.py)
+bench-compare: $(VENV)/.stamp-test
+	$(PY) bench/gate_compare.py bench/results/latest.json --baseline bench/baseline/benchmarks.json
+
+# hypothesis fuzzing of every public entry point, FUZZ_EXAMPLES examples each (tests/fuzz)
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(VENV)/.stamp-test
+	GALFAST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf build *.egg-info galfast/_ext/*.so galfast/_ext/*.c csrc/*.c

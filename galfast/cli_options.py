@@ -4,12 +4,13 @@
 ``--bands`` (names, aliases or band sets such as ``jwst_hst``), ``--column-map COLUMN=BAND``,
 ``--id-column``, ``--keep-columns``, ``--chunk-rows``, ``--jobs`` (``--threads`` kept as an
 alias; None = 1, −1 = all cores, as ``n_jobs``), ``--seed``, ``--overwrite``, ``--no-resume``
-and ``--no-progress`` (``--quiet`` kept as an alias).
+and ``--no-progress`` (``--quiet`` kept as an alias); ``--dask SCHEDULER_ADDRESS`` or
+``--workers N`` run a prediction on Dask (:mod:`galfast.scale`).
 """
 from __future__ import annotations
 
 __all__ = ["add_catalog_options", "add_column_map_option", "add_output_options", "add_jobs_option",
-           "add_seed_option", "add_bands_option", "add_progress_option"]
+           "add_seed_option", "add_bands_option", "add_progress_option", "add_scale_options"]
 
 
 def add_bands_option(p, help_default: str = "every band column found") -> None:
@@ -63,3 +64,15 @@ def add_jobs_option(p, what: str = "threads", default_text: str = "1") -> None:
 
 def add_seed_option(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def add_scale_options(p) -> None:
+    """--dask SCHEDULER_ADDRESS or --workers N: run on Dask (:mod:`galfast.scale`), writing
+    --out as a folder of Parquet parts."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--dask", default=None, metavar="SCHEDULER_ADDRESS",
+                   help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786); --out is "
+                        "then a folder of Parquet parts, one per input partition, in input order")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run on a local Dask cluster of N worker processes (1 thread each); --out "
+                        "is then a folder of Parquet parts")

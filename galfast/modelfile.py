@@ -158,6 +158,7 @@ def read_model_file(path, kind: str | None = None, max_state_version: int | None
         state_version = int(header["state_version"])
         file_kind = header["kind"]
         stored = header["sha256"]
+        header["galfast_version"], header["meta"]   # digested below: a damaged key is a damaged file
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"{path} is a damaged galfast model file (header field {exc})") from None
     if fmt_version > FORMAT_VERSION:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import CatalogError, GalfastError
 
-__all__ = ["CatalogWriter", "PartStore", "stream", "model_bands"]
+__all__ = ["CatalogWriter", "PartStore", "stream", "model_bands", "chunk_functions", "predict_chunk"]
 
 
 class CatalogWriter:
@@ -246,6 +246,50 @@ def model_bands(model):
     return None if bands is None else list(bands)
 
 
+def chunk_functions(model, read=None, predict=None):
+    """(read, predict) as :func:`stream` uses them: ``read(chunk, row_offset) -> Photometry``
+    (default the model's ``to_photometry(chunk, row_offset=…)``, else ``Photometry.from_table``
+    with its bands) and ``predict(photometry) -> Table`` (default ``model.predict_table``)."""
+    from .photometry import Photometry
+
+    if read is None and hasattr(model, "to_photometry"):
+        def read(chunk, row_offset):
+            return model.to_photometry(chunk, row_offset=row_offset)
+    elif read is None:
+        bands = model_bands(model)
+
+        def read(chunk, row_offset):
+            return Photometry.from_table(chunk, bands, row_offset=row_offset)
+    if predict is None:
+        predict = model.predict_table
+    return read, predict
+
+
+def predict_chunk(model, chunk, row_offset: int, read, predict, keep_columns=(), source=None):
+    """One chunk through the output contract: ``read`` it, ``predict``, check one row per input
+    row, copy ``keep_columns``.  Returns (photometry, output table).  :func:`stream` and the Dask
+    scale-out (:mod:`galfast.scale`) both call this, so there is one model call.
+
+    chunk : astropy Table; row_offset : its first row's number in the whole catalogue
+    source : the catalogue's name, quoted in error messages
+    """
+    n = len(chunk)
+    phot = read(chunk, row_offset)
+    out = predict(phot)
+    if len(out) != n:
+        raise GalfastError(f"{type(model).__name__} returned {len(out)} rows for a chunk of {n} "
+                           f"(rows {row_offset}–{row_offset + n - 1} of {source}); one row per input row "
+                           "is the output contract")
+    for c in keep_columns or ():
+        if c not in chunk.colnames:
+            raise CatalogError(f"column {c!r} to keep is not in {source} (columns: "
+                               f"{chunk.colnames[:30]})")
+        if c in out.colnames:
+            raise CatalogError(f"column {c!r} to keep clashes with the output column of that name")
+        out[c] = chunk[c]
+    return phot, out
+
+
 def _source_chunks(source, chunk_rows, columns=None):
     """(chunks iterator, total rows, description for the manifest) of a path or a Table."""
     from astropy.table import Table
@@ -295,23 +339,13 @@ def stream(model, source, destination, *, read=None, predict=None, chunk_rows: i
 
     from ._version import __version__
     from .modelfile import fingerprint
-    from .photometry import Photometry
 
     t0 = time.perf_counter()
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be ≥ 1, got {chunk_rows}")
     chunk_rows = int(chunk_rows)
     keep_columns = list(keep_columns or ())
-    if read is None and hasattr(model, "to_photometry"):
-        def read(chunk, row_offset):
-            return model.to_photometry(chunk, row_offset=row_offset)
-    elif read is None:
-        bands = model_bands(model)
-
-        def read(chunk, row_offset):
-            return Photometry.from_table(chunk, bands, row_offset=row_offset)
-    if predict is None:
-        predict = model.predict_table
+    read, predict = chunk_functions(model, read, predict)
     chunks, total, source_desc = _source_chunks(source, chunk_rows)
     manifest = {"galfast_version": __version__, **source_desc, "chunk_rows": chunk_rows,
                 "model": fingerprint(model), "keep_columns": keep_columns, "config": config or {}}
@@ -326,19 +360,7 @@ def stream(model, source, destination, *, read=None, predict=None, chunk_rows: i
                 offset += n
                 bar.update(n)
                 continue
-            phot = read(chunk, offset)
-            out = predict(phot)
-            if len(out) != n:
-                raise GalfastError(f"{type(model).__name__} returned {len(out)} rows for a chunk of {n} "
-                                   f"(rows {offset}–{offset + n - 1} of {source}); one row per input row "
-                                   "is the output contract")
-            for c in keep_columns:
-                if c not in chunk.colnames:
-                    raise CatalogError(f"column {c!r} to keep is not in {source} (columns: "
-                                       f"{chunk.colnames[:30]})")
-                if c in out.colnames:
-                    raise CatalogError(f"column {c!r} to keep clashes with the output column of that name")
-                out[c] = chunk[c]
+            phot, out = predict_chunk(model, chunk, offset, read, predict, keep_columns, source)
             if on_chunk is not None:
                 on_chunk(phot, out)
             store.write(i, out)

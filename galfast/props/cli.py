@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cli_options import (add_bands_option, add_catalog_options, add_jobs_option, add_output_options,
-                           add_progress_option, add_seed_option)
+                           add_progress_option, add_scale_options, add_seed_option)
 
 __all__ = ["register", "train_command", "predict_command"]
 
@@ -73,13 +73,13 @@ def train_command(args) -> int:
 
 def predict_command(args) -> int:
     from .. import flags
-    from ..stream import stream
+    from ..scale import streamer
     from .regressor import PropertyRegressor
 
     reg = PropertyRegressor.load(args.model)
     kind = "mag" if args.mag else "flux" if args.flux else None     # None: the model's own
     no_estimate = []
-    result = stream(
+    result = streamer(args.dask, args.workers)(
         reg, args.catalog, args.out,
         read=lambda chunk, offset: reg.to_photometry(chunk, input=kind, id_column=args.id_column,
                                                      column_map=args.column_map, z_column=args.z_column,
@@ -150,4 +150,5 @@ def register(subparsers) -> None:
     q.add_argument("--device", default="cpu",
                    help="inference device: cpu (default; ≈1.7e5 objects/s with the default networks on 2 AVX2 "
                         "cores, --jobs 2), cuda, cuda:N or auto")
+    add_scale_options(q)
     q.set_defaults(func=predict_command)

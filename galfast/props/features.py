@@ -30,8 +30,10 @@ _K = 2.5 / math.log(10.0)
 def photometry_arrays(phot: Photometry, bands, *, missing_bands: str = "error"):
     """(flux, flux_err, observed, n_missing_bands) float32/bool arrays in the order of ``bands``.
 
-    Not-observed entries get flux 0 and error 0; observed entries with a non-finite flux or
-    error (e.g. a non-detection given only as an upper limit) become flux 0 with its error.
+    Not-observed entries get flux 0 and error 0; observed entries with a non-finite flux (e.g. a
+    non-detection given only as an upper limit) become flux 0 with its error; an error that is not
+    finite and > 0 makes the entry not observed.  "Finite" in float32, the networks' type: a flux
+    or error beyond ±3.4e38 counts as infinite (it gave NaN estimates without a flag before).
     ``missing_bands``: "error" raises :class:`BandError` naming trained bands the photometry
     lacks; "mask" treats them as not observed in every row.
     """
@@ -52,8 +54,9 @@ def photometry_arrays(phot: Photometry, bands, *, missing_bands: str = "error"):
             continue
         k = phot.bands.index(b)
         o = phot.state[:, k] != NOT_OBSERVED
-        f = phot.flux[:, k]
-        e = phot.flux_err[:, k]
+        with np.errstate(over="ignore"):   # beyond float32 (|x| > 3.4e38) → inf → not usable
+            f = phot.flux[:, k].astype(np.float32)
+            e = phot.flux_err[:, k].astype(np.float32)
         good_e = o & np.isfinite(e) & (e > 0)
         o &= good_e
         flux[:, j] = np.where(o & np.isfinite(f), f, 0.0)

@@ -550,7 +550,7 @@ class PropertyRegressor(ModelFileMixin, BaseEstimator):
                 raise CatalogError("this model uses redshift but the photometry has none "
                                    f"(no {self.z_column!r} column)")
             z = np.asarray(phot.z, dtype=np.float32)
-            no_z = ~np.isfinite(z)
+            no_z = ~np.isfinite(z) | (z <= -1.0)    # z ≤ −1 (1 + z ≤ 0; the −99/−999 sentinels): none
             z = np.where(no_z, 0.0, z).astype(np.float32)
         bad = no_bands | no_z
         with _torch_threads(threads):

@@ -57,6 +57,9 @@ def photoz(train_mags, train_z, target_mags, *, k=None, lam=None, gamma=None, tu
         est.set_params(**res.best_params)
     fit_bands = None if isinstance(tm, Photometry) else bands
     est.fit(tm, train_z, bands=fit_bands)
+    if len(qm) == 0:    # no targets: no rows out (scikit-learn's checks refuse empty arrays)
+        out = (np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+        return out + (est,) if return_model else out
     if isinstance(qm, Photometry):
         if est.bands_ is None:
             r = est.predict_full(qm.mag())

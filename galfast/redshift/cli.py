@@ -60,14 +60,14 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
                missing_bands="error", chunk_rows=100_000, tune=False, n_trials=50, random_state=0,
                k=None, lam=None, gamma=None, save_model=None, plot=False, n_jobs=None,
                overwrite=False, resume=True, progress=True, pdf=False, mag_features=None,
-               mag_scale=None) -> dict:
+               mag_scale=None, dask=None, workers=None) -> dict:
     """The work of ``galfast photoz`` (keyword names as its options): fit on ``train`` or load
     ``model``, then :func:`galfast.stream.stream` ``catalog`` into ``out``.  Returns stream's
     summary plus ``params`` (k, λ, γ), and ``plot`` (the PNG) with ``plot``."""
     from ..bands import sort_bands
     from ..errors import BandError
     from ..photometry import parse_column_map
-    from ..stream import stream
+    from ..scale import streamer
     from .estimator import KLLRPhotoZ, _check_missing_bands
 
     _check_missing_bands(missing_bands)
@@ -102,12 +102,14 @@ def run_photoz(*, catalog, out, train=None, model=None, bands=None, z_column="zs
 
     pdfs = []
 
-    want_plot = plot and target_z_column is not None
-    if plot and not want_plot:
+    want_plot = plot and target_z_column is not None and dask is None and workers is None
+    if plot and target_z_column is None:
         log.warning("--plot needs the catalogue's true redshifts: pass --target-z-column")
+    elif plot and not want_plot:
+        log.warning("--plot is not drawn on a Dask run (--dask/--workers): plot the output file instead")
     config = {"id_column": id_column, "column_map": column_map, "target_z_column": target_z_column,
               "missing_bands": missing_bands, "pdf": bool(pdf)}
-    summary = stream(est, catalog, out, read=read,
+    summary = streamer(dask, workers)(est, catalog, out, read=read,
                      predict=lambda phot: est.predict_table(phot, missing_bands=missing_bands, pdf=pdf),
                      chunk_rows=chunk_rows, keep_columns=keep_columns, progress=progress,
                      overwrite=overwrite, resume=resume, config=config,
@@ -149,7 +151,7 @@ def _run(args) -> int:
         k=args.k, lam=args.lam, gamma=args.gamma, save_model=args.save_model, plot=args.plot,
         n_jobs=args.jobs, overwrite=args.overwrite, resume=args.resume,
         progress=not args.no_progress, pdf=args.pdf, mag_features=args.mag_features,
-        mag_scale=args.mag_scale)
+        mag_scale=args.mag_scale, dask=args.dask, workers=args.workers)
     p = summary["params"]
     resumed = f", {summary['resumed_chunks']} chunks resumed" if summary["resumed_chunks"] else ""
     print(f"galfast photoz: {summary['rows']:,} rows → {summary['out']} in {summary['seconds']:.1f} s "
@@ -161,7 +163,7 @@ def _run(args) -> int:
 
 def register(subparsers) -> None:
     from ..cli_options import (add_bands_option, add_catalog_options, add_jobs_option,
-                               add_output_options, add_seed_option)
+                               add_output_options, add_scale_options, add_seed_option)
 
     p = subparsers.add_parser("photoz", help="photometric redshifts by kernelised local linear regression",
                               description=__doc__.splitlines()[0])
@@ -195,4 +197,5 @@ def register(subparsers) -> None:
     p.add_argument("--plot", action="store_true",
                    help="write a z_phot vs z_spec PNG beside --out (needs --target-z-column)")
     add_jobs_option(p)
+    add_scale_options(p)
     p.set_defaults(func=_run)
