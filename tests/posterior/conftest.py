@@ -42,3 +42,12 @@ def trained(train):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def sampler(trained):
+    """One compiled nutpie model of ``trained`` (z free), shared by the sampling tests."""
+    pytest.importorskip("nutpie")
+    from galfast.posterior import PosteriorSampler
+
+    return PosteriorSampler(trained)
