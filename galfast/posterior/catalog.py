@@ -72,6 +72,10 @@ class PosteriorFitter:
     fused : the fused Numba likelihood Op (default) or the native PyTensor network graph
     sampler : a compiled :class:`~galfast.posterior.PosteriorSampler` of this likelihood to use in
         this process (instead of compiling one)
+    backend : "nutpie" (default: one object at a time, compiled Numba NUTS) or "blackjax" (the
+        objects of a chunk at once, vmapped over objects × chains: :mod:`galfast.posterior.batched`,
+        the GPU path; training prior only)
+    batch_size : objects per blackjax call (batches are padded to it: one XLA compile)
     """
 
     MODEL_KIND = "galfast.PosteriorFitter"
@@ -79,7 +83,7 @@ class PosteriorFitter:
     def __init__(self, likelihood, *, z=None, prior="training", priors=None, chains=4, tune=1000, draws=1000,
                  retry_tune=3000, retry_target_accept=0.95, n_jobs=None, cores_per_worker=None,
                  random_state=0, draws_dir=None, progress=True, fused=True, column_map=None,
-                 id_column="auto", sampler=None):
+                 id_column="auto", sampler=None, backend="nutpie", batch_size=32):
         likelihood._check_fitted()
         if z not in (None, "column"):
             raise ParameterError(f"z must be None (free) or 'column' (fixed from the photometry's z), not {z!r}")
@@ -105,6 +109,12 @@ class PosteriorFitter:
         self.fused = bool(fused)
         self.column_map = column_map
         self.id_column = id_column
+        if backend not in ("nutpie", "blackjax"):
+            raise ParameterError(f"backend must be 'nutpie' or 'blackjax', not {backend!r}")
+        if backend == "blackjax" and (prior != "training" or priors):
+            raise ParameterError("the blackjax backend samples with the training prior only")
+        self.backend = backend
+        self.batch_size = int(batch_size)
         self.bands_ = tuple(likelihood.bands_)
         if sampler is not None and (sampler.likelihood is not likelihood or sampler.fixed_z != (z == "column")):
             raise ParameterError("sampler was compiled for another likelihood or another z mode")
@@ -128,6 +138,7 @@ class PosteriorFitter:
     def _settings(self) -> dict:
         return {"chains": self.chains, "tune": self.tune, "draws": self.draws, "retry_tune": self.retry_tune,
                 "retry_target_accept": self.retry_target_accept, "z": self.z, "prior": self.prior, "fused": self.fused,
+                "backend": self.backend,
                 "random_state": self.random_state}
 
     def predict_table(self, phot: Photometry):
@@ -190,7 +201,15 @@ class PosteriorFitter:
 
             bar = tqdm(total=len(jobs), desc="posterior", unit="obj")
         try:
-            if self.n_workers == 1 or len(jobs) <= 1:
+            if self.backend == "blackjax" and jobs:
+                for row, res in _batch_jobs(self.likelihood, jobs, self._job_settings(), self.z == "column",
+                                            self.batch_size):
+                    yield row, res
+                    if bar is not None:
+                        bar.update()
+            elif not jobs:
+                return
+            elif self.n_workers == 1 or len(jobs) <= 1:
                 sampler = self._local_sampler()
                 for job in jobs:
                     yield job[0], _sample_job(sampler, job, self._job_settings())
@@ -276,9 +295,8 @@ def _chi2_at(likelihood, theta, flux, err, obs):
 
 
 def _sample_job(sampler, job, settings) -> dict:
-    """Sample one object (and again if its diagnostics fail); its summary, diagnostics and flags."""
-    from scipy.stats import chi2 as chi2_dist
-
+    """Sample one object with nutpie (and again if its diagnostics fail); its summary,
+    diagnostics and flags."""
     i, flux, err, obs, z, seed, obj_id = job
     t0 = time.perf_counter()
     run = dict(chains=settings["chains"], tune=settings["tune"], draws=settings["draws"], random_state=int(seed),
@@ -290,10 +308,45 @@ def _sample_job(sampler, job, settings) -> dict:
         run.update(tune=settings["retry_tune"], target_accept=settings["retry_target_accept"],
                    low_rank_modified_mass_matrix=True)
         res = sampler.sample(flux, err, obs, z, **run)
-    d = res.diagnostics
-    names = sampler.var_names
-    summary = _summary(res.idata, names)
-    nl = sampler.likelihood
+    return _result(sampler.likelihood, job, res.idata, res.diagnostics, sampler.var_names, retried,
+                   time.perf_counter() - t0, settings)
+
+
+def _batch_jobs(likelihood, jobs, settings, fixed_z, batch_size):
+    """Sample the jobs with blackjax in batches of ``batch_size`` (padded, so that XLA compiles one
+    shape), re-run the failures in one more batch; yield (row, result)."""
+    from .batched import sample_batch
+
+    def run(group, tune, target_accept):
+        pad = group + [group[-1]] * (-len(group) % batch_size)
+        out = []
+        for k in range(0, len(pad), batch_size):
+            part = pad[k:k + batch_size]
+            t0 = time.perf_counter()
+            res = sample_batch(likelihood, np.stack([j[1] for j in part]), np.stack([j[2] for j in part]),
+                               np.stack([j[3] for j in part]), np.array([j[4] for j in part]) if fixed_z else None,
+                               seeds=np.array([j[5] for j in part]), chains=settings["chains"], tune=tune,
+                               draws=settings["draws"], target_accept=target_accept)
+            each = (time.perf_counter() - t0) / len(part)
+            out += [(res.idata(m), res.diagnostics[m], res.names, each) for m in range(len(part))]
+        return out[:len(group)]
+
+    first = run(list(jobs), settings["tune"], 0.8)
+    again = [k for k, r in enumerate(first) if not r[1]["passed"]] if settings["retry_tune"] > 0 else []
+    redo = dict(zip(again, run([jobs[k] for k in again], settings["retry_tune"], settings["retry_target_accept"])
+                    if again else []))
+    for k, job in enumerate(jobs):
+        idata, diag, names, sec = redo.get(k, first[k])
+        yield job[0], _result(likelihood, job, idata, diag, names, k in redo,
+                              sec + (first[k][3] if k in redo else 0.0), settings)
+
+
+def _result(nl, job, idata, d, names, retried, seconds, settings) -> dict:
+    """Summary, diagnostics, χ² at the best draw and flags of one sampled object."""
+    from scipy.stats import chi2 as chi2_dist
+
+    i, flux, err, obs, z, seed, obj_id = job
+    summary = _summary(idata, names)
     theta = np.array([summary[p]["map"] if p in summary else z for p in nl.parameters_], dtype=np.float64)
     chi2, n_obs = _chi2_at(nl, theta, flux, err, obs)
     f = 0
@@ -304,10 +357,9 @@ def _sample_job(sampler, job, settings) -> dict:
     if settings.get("draws_dir"):
         out = Path(settings["draws_dir"])
         out.mkdir(parents=True, exist_ok=True)
-        res.idata.to_netcdf(str(out / f"{_safe_name(obj_id)}.nc"))
+        idata.to_netcdf(str(out / f"{_safe_name(obj_id)}.nc"))
     return {"summary": summary, "rhat": d["max_rhat"], "ess_bulk": d["min_ess_bulk"], "ess_tail": d["min_ess_tail"],
-            "divergences": d["divergences"], "retried": retried, "chi2_map": chi2,
-            "seconds": time.perf_counter() - t0, "flags": f}
+            "divergences": d["divergences"], "retried": retried, "chi2_map": chi2, "seconds": seconds, "flags": f}
 
 
 def _safe_name(obj_id: str) -> str:

@@ -74,6 +74,7 @@ def sample_command(args) -> int:
     fitter = PosteriorFitter(nl, z="column" if args.fixed_z else None, chains=args.chains, tune=args.tune,
                              draws=args.draws, retry_tune=args.retry_tune, n_jobs=args.jobs,
                              random_state=args.seed, draws_dir=args.draws_dir, progress=False,
+                             backend=args.backend,
                              column_map=args.column_map, id_column=args.id_column)
     counts = {"not_converged": 0, "no_estimate": 0}
 
@@ -133,6 +134,9 @@ def register(subparsers) -> None:
     s.add_argument("--retry-tune", type=int, default=3000,
                    help="tuning steps of the second run of an object whose diagnostics fail (0: no re-run)")
     s.add_argument("--fixed-z", action="store_true", help="z fixed per row from the catalogue's z column")
+    s.add_argument("--backend", choices=("nutpie", "blackjax"), default="nutpie",
+                   help="nutpie: one object at a time (default; fastest on CPUs); blackjax: each chunk's objects "
+                        "at once, vmapped (the GPU path)")
     s.add_argument("--draws-dir", default=None, metavar="DIR", help="write each object's draws there (NetCDF)")
     add_jobs_option(s, "worker processes, each compiling the model once")
     add_seed_option(s)

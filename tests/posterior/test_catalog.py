@@ -14,27 +14,6 @@ from galfast.validation import ParameterError  # noqa: E402
 SMALL_RUN = dict(chains=4, tune=300, draws=300, progress=False)
 
 
-def _good_rows(held_out, n):
-    f, e = np.asarray(held_out["jwst_f444w"]), np.asarray(held_out["jwst_f444w_err"])
-    ok = np.all([np.isfinite(np.asarray(held_out[b])) for b in
-                 ("jwst_f115w", "jwst_f150w", "jwst_f277w", "jwst_f444w")], axis=0)
-    return np.flatnonzero(ok & (f / e >= 10) & (f / e <= 300))[:n]
-
-
-@pytest.fixture(scope="module")
-def four(trained, held_out):
-    """Four well-measured held-out galaxies, then one with no observed band and one with F115W and
-    F150W not observed."""
-    rows = _good_rows(held_out, 5)
-    t = held_out[rows]
-    t["id"] = [f"gal{k}" for k in range(len(t))]
-    for b in trained.bands_:
-        t[b][4] = np.nan
-    for b in ("jwst_f115w", "jwst_f150w"):
-        t[b][3] = np.nan
-    return t
-
-
 @pytest.fixture(scope="module")
 def summary(trained, sampler, four):
     fitter = PosteriorFitter(trained, sampler=sampler, retry_tune=0, **SMALL_RUN)
