@@ -11,7 +11,7 @@
 
 The likelihood: ``--model FILE`` (a NeuralLikelihood), else one trained here on
 ``galfast.simulate`` JWST+HST photometry (11 bands, default network) and kept in
-bench/results/posterior_nl11.safetensors for the next run.
+bench/posterior_results/nl11.safetensors (committed; made by bench/posterior_train.sh).
 
     python bench/ratios_posterior.py [--model FILE] [--objects 3] [--batch 8] [--no-pyro]
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from common import HERE, bench_size, print_ratio_table
 
-CACHE = HERE / "results" / "posterior_nl11.safetensors"
+CACHE = HERE / "posterior_results" / "nl11.safetensors"
 
 
 def likelihood(path=None):

@@ -18,12 +18,15 @@ __all__ = ["write_evaluation", "calibration_rows"]
 
 
 def calibration_rows(likelihood, data, truths=None, *, remove_bands=None, random_state=0) -> dict:
-    """{case: calibration Table} for the cases "random bands hidden" and, when given, each entry
-    of ``remove_bands`` (a list of band lists)."""
+    """{case: calibration Table} for the cases "random bands hidden" and each entry of
+    ``remove_bands`` (a list of band lists) whose bands are all bands of the model."""
+    from ..bands import resolve_band
+
     theta = likelihood.theta_array(data if truths is None else truths)
     out = {"random 30 % of bands hidden": likelihood.chi2_calibration(data, theta, random_state=random_state)}
     for bands in remove_bands or ():
-        out[f"{', '.join(bands)} removed"] = likelihood.chi2_calibration(data, theta, remove_bands=list(bands))
+        if all(resolve_band(b) in likelihood.bands_ for b in bands):     # only cases the model has
+            out[f"{', '.join(bands)} removed"] = likelihood.chi2_calibration(data, theta, remove_bands=list(bands))
     return out
 
 

@@ -522,8 +522,14 @@ def diagnostics(idata, var_names=None) -> dict:
     return out
 
 
+#: compiled nutpie models of this process by (likelihood fingerprint, fixed z, prior, fused): a
+#: second sampler of an equal likelihood (e.g. loaded again from its file) reuses the first's
+_COMPILED: dict = {}
+
+
 class PosteriorSampler:
-    """One compiled nutpie model of a likelihood, reused for every object.
+    """One compiled nutpie model of a likelihood, reused for every object (and by any later
+    sampler of an equal likelihood in this process: ``compile_seconds`` is then ~0).
 
     likelihood : fitted NeuralLikelihood
     fixed_z : False — z free (if a parameter); True — z is data, given per object to
@@ -548,11 +554,23 @@ class PosteriorSampler:
         if self.fixed_z:
             j = likelihood.parameters_.index("z")
             z0 = float(0.5 * (likelihood.theta_min_[j] + likelihood.theta_max_[j]))
-        self.model = to_pymc(likelihood, np.zeros(nb), np.ones(nb), np.ones(nb, dtype=bool), z=z0, priors=priors,
-                             prior=prior, fused=fused)
         self.var_names = [p for p in likelihood.parameters_ if not (p == "z" and self.fixed_z)]
+        key = None
+        if priors is None:                      # user priors may be callables: never shared
+            from ..modelfile import fingerprint
+
+            key = (fingerprint(likelihood), self.fixed_z, prior, bool(fused))
         t0 = time.perf_counter()
-        self.compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+        if key is not None and key in _COMPILED:
+            self.model, self.compiled = _COMPILED[key]
+        else:
+            self.model = to_pymc(likelihood, np.zeros(nb), np.ones(nb), np.ones(nb, dtype=bool), z=z0,
+                                 priors=priors, prior=prior, fused=fused)
+            self.compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+            if key is not None:
+                _COMPILED[key] = (self.model, self.compiled)
+                while len(_COMPILED) > 4:
+                    _COMPILED.pop(next(iter(_COMPILED)))
         self.compile_seconds = time.perf_counter() - t0
         self._used = False
 

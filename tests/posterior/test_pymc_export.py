@@ -116,7 +116,9 @@ def test_sample_one_object_contains_the_truth(trained, held_out, sampler):
     assert d["max_rhat"] >= 1.0 - 1e-3 and d["min_ess_bulk"] > 0 and isinstance(d["divergences"], int)
     assert d["passed"] == (d["max_rhat"] <= 1.01 and d["min_ess_bulk"] >= 400 and d["min_ess_tail"] >= 400
                            and d["divergences"] == 0)
-    assert res.compile_seconds > 0 and res.seconds > 0
+    # the session's sampler was compiled once (> 0 s); a result reports it only on its first use
+    assert sampler.compile_seconds > 0 and res.seconds > 0
+    assert res.compile_seconds in (0.0, sampler.compile_seconds)
     print(f"\n[posterior] compile {sampler.compile_seconds:.1f} s; one object, 4 × (300 + 300): "
           f"{res.seconds:.2f} s; R-hat ≤ {d['max_rhat']:.3f}, ESS ≥ {d['min_ess_bulk']:.0f}, "
           f"{d['divergences']} divergences")
@@ -152,3 +154,11 @@ def test_compiled_model_is_reused_for_another_missing_band_pattern(trained, held
         sampler.sample(flux, err, np.zeros_like(mask))
     with pytest.raises(ParameterError, match="chains"):
         sampler.sample(flux, err, mask, chains=0)
+
+
+def test_an_equal_likelihood_reuses_the_compiled_model(trained, sampler, tmp_path):
+    from galfast import load_model
+
+    trained.save(tmp_path / "nl.safetensors")
+    again = px.PosteriorSampler(load_model(tmp_path / "nl.safetensors"))
+    assert again.compiled is sampler.compiled and again.compile_seconds < 1.0
