@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = [
     "galfast.redshift.cli",
     "galfast.props.cli",
     "galfast.sim.cli",
+    "galfast.posterior.cli",
     "galfast.images.cli",
 ]
 

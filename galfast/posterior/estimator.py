@@ -21,8 +21,10 @@ quiescent simulated galaxies run to log sSFR ≈ −50, which photometry cannot 
 ``log_sfr`` is raised to at least log M* + ``log_ssfr_floor`` and ``log_ssfr`` to at least
 ``log_ssfr_floor`` (−13, as :func:`galfast.props.floor_log_sfr`), in training and wherever θ is
 given as a table.  The training truths' per-parameter minimum and maximum are kept
-(``theta_min_``, ``theta_max_``): the training distribution's support, which the PyMC export
-uses as its default uniform priors.
+(``theta_min_``, ``theta_max_``: the training distribution's support), and a Gaussian-mixture
+density of the training θ (``prior_``, :class:`~galfast.posterior.prior.TrainingPrior`): the
+simulator's own prior, the default prior of the posteriors, so that they are calibrated against
+the simulator.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from ..modelfile import ModelFileMixin
 from ..photometry import Photometry
 from ..validation import ParameterError, check_random_state, effective_n_jobs, seed_from
 from .likelihood import masked_chi2, masked_loglike, masked_loglike_torch
+from .prior import TrainingPrior
 
 __all__ = ["NeuralLikelihood", "DEFAULT_PARAMETERS", "CALIBRATION_LEVELS"]
 
@@ -267,6 +270,7 @@ class NeuralLikelihood(ModelFileMixin, BaseEstimator):
         th_tr = theta[tr]
         self.theta_min_ = theta[rows].min(0)      # the support of every usable training row
         self.theta_max_ = theta[rows].max(0)
+        self.prior_ = TrainingPrior.fit(theta[rows], random_state=seed % (2**31))   # the default prior
         mean = th_tr.mean(0)
         scale = th_tr.std(0)
         params = list(self.parameters_)
@@ -468,6 +472,7 @@ class NeuralLikelihood(ModelFileMixin, BaseEstimator):
             "history": self.history_,
         }
         arrays = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in self.network_.state_dict().items()}
+        arrays.update(self.prior_.arrays())
         return meta, arrays
 
     @classmethod
@@ -491,7 +496,11 @@ class NeuralLikelihood(ModelFileMixin, BaseEstimator):
         net = LikelihoodNetwork.from_config(meta["network"])
         if len(est.parameters_) != net.n_params or len(est.bands_) != net.n_bands:
             raise ValueError("network shape does not match the stored parameters/bands")
-        net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in arrays.items()})
+        if not all(f"prior.{k}" in arrays for k in ("lo", "hi", "weights", "means", "prec_chol")):
+            raise ValueError("the training prior's arrays are missing (a file from before the prior existed: refit)")
+        est.prior_ = TrainingPrior.from_arrays(arrays)
+        net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in arrays.items()
+                             if not k.startswith("prior.")})
         net.eval()
         est.network_ = net
         return est

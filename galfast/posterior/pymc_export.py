@@ -163,16 +163,8 @@ def _make_gaussian_op():
     from pytensor.gradient import DisconnectedType, grad_not_implemented
     from pytensor.graph.basic import Apply
     from pytensor.graph.op import Op
-    try:        # PyTensor ≥ 2.3x: implementations with a cache key
-        from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key as _register
-    except ImportError:  # pragma: no cover - older PyTensor
-        from pytensor.link.numba.dispatch.basic import numba_funcify
 
-        def _register(op_type):
-            def deco(fn):
-                numba_funcify.register(op_type)(lambda op, node=None, **kw: fn(op, node, **kw)[0])
-                return fn
-            return deco
+    _register = _funcify_register()
 
     from .likelihood import loglike_and_grad_one
 
@@ -223,12 +215,116 @@ def _make_gaussian_op():
     return MaskedGaussianLogp()
 
 
-def loglike_graph(likelihood, theta, flux, flux_err, mask, weights: dict | None = None):
+def _fused_op():
+    """The PyTensor Op (ln L, ∂ln L/∂θ)(θ, f, σ_obs, mask, *network constants) of one object: the
+    network and the masked Gaussian in one Numba function (:mod:`galfast.posterior.fused`)."""
+    global _FUSED_OP
+    if _FUSED_OP is None:
+        _FUSED_OP = _make_fused_op()
+    return _FUSED_OP
+
+
+_FUSED_OP = None
+
+
+def _make_fused_op():
+    import pytensor.tensor as pt
+    from pytensor.gradient import DisconnectedType, grad_not_implemented
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.op import Op
+
+    from .fused import loglike_grad
+
+    _register = _funcify_register()
+
+    class FusedNeuralLoglike(Op):
+        """ln p(f | θ) of one object and its gradient in θ, the network included
+        (:func:`galfast.posterior.fused.loglike_grad`)."""
+
+        __props__ = ()
+
+        def make_node(self, theta, flux, err, mask, *constants):
+            ins = [pt.as_tensor_variable(v).astype("float64") for v in (theta, flux, err, mask)]
+            ins += [pt.as_tensor_variable(c) for c in constants]
+            return Apply(self, ins, [pt.dscalar(), pt.dvector()])
+
+        def perform(self, node, inputs, outputs):
+            ll, g = loglike_grad(*(np.ascontiguousarray(v) for v in inputs))
+            outputs[0][0] = np.asarray(ll, dtype=np.float64)
+            outputs[1][0] = g
+
+        def infer_shape(self, fgraph, node, shapes):
+            return [(), shapes[0]]
+
+        def L_op(self, inputs, outputs, output_grads):
+            if not isinstance(output_grads[1].type, DisconnectedType):
+                raise NotImplementedError("second derivatives of the fused likelihood are not implemented")
+            out = [output_grads[0] * outputs[1]]
+            out += [grad_not_implemented(self, i, inputs[i]) for i in (1, 2)]
+            out += [DisconnectedType()() for _ in inputs[3:]]
+            return out
+
+        def connection_pattern(self, node):
+            n = len(node.inputs)
+            return [[True, True]] * 3 + [[False, False]] * (n - 3)
+
+    @_register(FusedNeuralLoglike)
+    def _numba_fused(op, node, **kwargs):
+        import numba
+
+        @numba.njit
+        def fused_impl(theta, flux, err, mask, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12,
+                       c13, c14, c15):
+            ll, g = loglike_grad(theta, flux, err, mask, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11,
+                                 c12, c13, c14, c15)
+            return np.array(ll, dtype=np.float64), g
+
+        return fused_impl, 1
+
+    return FusedNeuralLoglike()
+
+
+def _funcify_register():
+    """PyTensor's decorator registering a Numba implementation of an Op type."""
+    try:        # PyTensor ≥ 2.3x: implementations with a cache key
+        from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key as register
+    except ImportError:  # pragma: no cover - older PyTensor
+        from pytensor.link.numba.dispatch.basic import numba_funcify
+
+        def register(op_type):
+            def deco(fn):
+                numba_funcify.register(op_type)(lambda op, node=None, **kw: fn(op, node, **kw)[0])
+                return fn
+            return deco
+    return register
+
+
+def fused_constants(likelihood, prefix: str = "nl_fused_") -> list:
+    """The arrays the fused Op needs after the data (weights, then the network's small integer
+    and float constants) as PyTensor shared variables, in the kernel's order."""
+    import pytensor
+
+    from .fused import FusedLoglike, WEIGHT_NAMES
+
+    _check_fitted(likelihood)
+    names = [*WEIGHT_NAMES, "flags", "scalars", "tril_rows", "tril_cols", "distance"]
+    return [pytensor.shared(np.asarray(c), name=prefix + n)
+            for n, c in zip(names, FusedLoglike(likelihood).constants)]
+
+
+def loglike_graph(likelihood, theta, flux, flux_err, mask, weights=None, *, fused: bool = True):
     """PyTensor scalar ln p(f | θ) of one object: θ (P,) in ``likelihood.parameters_`` order,
     ``flux``, ``flux_err`` (B,) [µJy] and ``mask`` (B,) 1 = observed, 0 = not (any PyTensor
     variables or arrays); the bands that are not observed are marginalised as in
-    :func:`galfast.posterior.likelihood.masked_loglike_torch`.  ``weights`` from
-    :func:`shared_weights` (default: new shared variables).
+    :func:`galfast.posterior.likelihood.masked_loglike_torch`.
+
+    fused : True (default) — network and Gaussian as one Op whose Numba kernel
+        (:mod:`galfast.posterior.fused`) returns ln L and ∂ln L/∂θ; ``weights`` from
+        :func:`fused_constants`.  False — the network as native PyTensor operations (the one
+        :func:`~galfast.posterior.network.forward` that trains it) followed by the Gaussian Op;
+        ``weights`` from :func:`shared_weights`.  Both compute the same function (tests hold
+        them to torch to 1e-8); the fused graph's gradient is ~3× cheaper
+        (``bench/posterior_ratios.py``).
 
     The network is PyTensor operations (:func:`~galfast.posterior.network.forward`); the Gaussian
     is one Op whose Numba kernel returns ln L and its analytic gradient with respect to μ and C
@@ -238,8 +334,11 @@ def loglike_graph(likelihood, theta, flux, flux_err, mask, weights: dict | None 
     import pytensor.tensor as pt
 
     _check_fitted(likelihood)
-    p = shared_weights(likelihood) if weights is None else weights
     theta = pt.as_tensor_variable(theta)
+    if fused:
+        consts = fused_constants(likelihood) if weights is None else weights
+        return _fused_op()(theta, flux, flux_err, mask, *consts)[0]
+    p = shared_weights(likelihood) if weights is None else weights
     cfg = likelihood.network_.config()
     log_mu, frac = forward(p, theta, cfg, PYTENSOR_OPS)
     return _gaussian_op()(pt.exp(log_mu), frac, flux, flux_err, mask)[0]
@@ -284,7 +383,8 @@ def _prior(name, lo, hi, spec):
     return pm.Uniform(name, lower=a, upper=b)
 
 
-def to_pymc(likelihood, flux, flux_err, mask, z=None, priors=None):
+def to_pymc(likelihood, flux, flux_err, mask, z=None, priors=None, *, prior: str = "training",
+            fused: bool = True):
     """A ``pymc.Model`` of one object's posterior p(θ | f) ∝ p(f | θ) p(θ).
 
     likelihood : a fitted :class:`~galfast.posterior.NeuralLikelihood`
@@ -292,8 +392,16 @@ def to_pymc(likelihood, flux, flux_err, mask, z=None, priors=None):
         (entries with a non-finite flux or error, or error ≤ 0, count as not observed)
     z : None — z is a free parameter (when it is one of the likelihood's parameters); a number —
         z fixed (e.g. a spec-z), held as ``pm.Data("z")`` so it can be swapped too
-    priors : {parameter: (low, high) | callable(name) -> PyMC variable}; parameters not named
-        get the uniform prior on the training support [theta_min_, theta_max_]
+    prior : "training" (default) — the distribution the network was trained on, i.e. the
+        simulator's prior (:class:`~galfast.posterior.prior.TrainingPrior`: a Gaussian mixture in
+        the logit coordinates of the training support; the sampler works in those coordinates,
+        free variable ``theta_u``, and each parameter is a Deterministic); "uniform" — independent
+        uniform priors on the training support [theta_min_, theta_max_], changed per parameter
+        by ``priors``
+    priors : with prior="uniform": {parameter: (low, high) | callable(name) -> PyMC variable}
+
+    fused : the likelihood as one fused Numba Op (default) or as the network's native PyTensor
+        graph (see :func:`loglike_graph`)
 
     Free variables are named after the parameters; the likelihood is the ``pm.Potential``
     ``"loglike"``; the data are ``pm.Data`` ``flux``, ``flux_err``, ``mask`` (and ``z``).
@@ -316,7 +424,13 @@ def to_pymc(likelihood, flux, flux_err, mask, z=None, priors=None):
             raise ParameterError(f"z must be a finite redshift > 0, not {z!r}")
         if "z" in priors:
             raise ParameterError("z is fixed; give no prior for it")
+    if prior not in ("training", "uniform"):
+        raise ParameterError(f"prior must be 'training' or 'uniform', not {prior!r}")
+    if priors and prior != "uniform":
+        raise ParameterError("priors= changes the uniform priors: pass prior='uniform' with it")
     f, e, m = _clean(likelihood, flux, flux_err, mask)
+    if prior == "training":
+        return _training_prior_model(likelihood, f, e, m, z, fused)
     with pm.Model() as model:
         fd = pm.Data("flux", f)
         ed = pm.Data("flux_err", e)
@@ -328,7 +442,45 @@ def to_pymc(likelihood, flux, flux_err, mask, z=None, priors=None):
             else:
                 parts.append(_prior(name, likelihood.theta_min_[j], likelihood.theta_max_[j], priors.get(name)))
         theta = pt.stack([pt.as_tensor_variable(v).astype("float64") for v in parts])
-        pm.Potential("loglike", loglike_graph(likelihood, theta, fd, ed, md))
+        pm.Potential("loglike", loglike_graph(likelihood, theta, fd, ed, md, fused=fused))
+    return model
+
+
+def _training_prior_model(likelihood, f, e, m, z, fused):
+    """The PyMC model with the training prior (see :func:`to_pymc`)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from .prior import log_density
+
+    pr = getattr(likelihood, "prior_", None)
+    if pr is None:
+        raise ParameterError("this likelihood has no training prior (fitted before it existed): refit it, "
+                             "or pass prior='uniform'")
+    params = list(likelihood.parameters_)
+    free = [j for j, p in enumerate(params) if not (p == "z" and z is not None)]
+    with pm.Model() as model:
+        fd = pm.Data("flux", f)
+        ed = pm.Data("flux_err", e)
+        md = pm.Data("mask", m)
+        u_free = pm.Flat("theta_u", shape=(len(free),), initval=pr.means[int(np.argmax(pr.weights))][free])
+        u_parts, th_parts = [], []
+        for j, name in enumerate(params):
+            lo, hi = float(pr.lo[j]), float(pr.hi[j])
+            if j in free:
+                u = u_free[free.index(j)]
+                th = lo + (hi - lo) * pt.sigmoid(u)
+            else:                                   # z fixed: data; its u enters the joint density
+                th = pm.Data("z", np.float64(z))
+                x = pt.clip((th - lo) / (hi - lo), 1e-9, 1.0 - 1e-9)
+                u = pt.log(x) - pt.log1p(-x)
+            u_parts.append(u)
+            th_parts.append(pm.Deterministic(name, th) if j in free else th)
+        u_all = pt.stack(u_parts)
+        theta = pt.stack([pt.as_tensor_variable(v).astype("float64") for v in th_parts])
+        pm.Potential("prior", log_density(u_all, pt.constant(pr.weights), pt.constant(pr.means),
+                                          pt.constant(pr.prec_chol), pt))
+        pm.Potential("loglike", loglike_graph(likelihood, theta, fd, ed, md, fused=fused))
     return model
 
 
@@ -370,19 +522,26 @@ def diagnostics(idata, var_names=None) -> dict:
     return out
 
 
+#: compiled nutpie models of this process by (likelihood fingerprint, fixed z, prior, fused): a
+#: second sampler of an equal likelihood (e.g. loaded again from its file) reuses the first's
+_COMPILED: dict = {}
+
+
 class PosteriorSampler:
-    """One compiled nutpie model of a likelihood, reused for every object.
+    """One compiled nutpie model of a likelihood, reused for every object (and by any later
+    sampler of an equal likelihood in this process: ``compile_seconds`` is then ~0).
 
     likelihood : fitted NeuralLikelihood
     fixed_z : False — z free (if a parameter); True — z is data, given per object to
         :meth:`sample`
-    priors : as :func:`to_pymc`
+    prior, priors, fused : as :func:`to_pymc`
 
     ``compile_seconds`` is the one-off cost (PyTensor graph → Numba machine code); each
     :meth:`sample` only swaps the data.
     """
 
-    def __init__(self, likelihood, *, fixed_z: bool = False, priors=None):
+    def __init__(self, likelihood, *, fixed_z: bool = False, priors=None, prior: str = "training",
+                 fused: bool = True):
         import nutpie
 
         _check_fitted(likelihood)
@@ -395,10 +554,23 @@ class PosteriorSampler:
         if self.fixed_z:
             j = likelihood.parameters_.index("z")
             z0 = float(0.5 * (likelihood.theta_min_[j] + likelihood.theta_max_[j]))
-        self.model = to_pymc(likelihood, np.zeros(nb), np.ones(nb), np.ones(nb, dtype=bool), z=z0, priors=priors)
         self.var_names = [p for p in likelihood.parameters_ if not (p == "z" and self.fixed_z)]
+        key = None
+        if priors is None:                      # user priors may be callables: never shared
+            from ..modelfile import fingerprint
+
+            key = (fingerprint(likelihood), self.fixed_z, prior, bool(fused))
         t0 = time.perf_counter()
-        self.compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+        if key is not None and key in _COMPILED:
+            self.model, self.compiled = _COMPILED[key]
+        else:
+            self.model = to_pymc(likelihood, np.zeros(nb), np.ones(nb), np.ones(nb, dtype=bool), z=z0,
+                                 priors=priors, prior=prior, fused=fused)
+            self.compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+            if key is not None:
+                _COMPILED[key] = (self.model, self.compiled)
+                while len(_COMPILED) > 4:
+                    _COMPILED.pop(next(iter(_COMPILED)))
         self.compile_seconds = time.perf_counter() - t0
         self._used = False
 

@@ -42,3 +42,33 @@ def trained(train):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def sampler(trained):
+    """One compiled nutpie model of ``trained`` (z free), shared by the sampling tests."""
+    pytest.importorskip("nutpie")
+    from galfast.posterior import PosteriorSampler
+
+    return PosteriorSampler(trained)
+
+
+def _good_rows(held_out, n):
+    f, e = np.asarray(held_out["jwst_f444w"]), np.asarray(held_out["jwst_f444w_err"])
+    ok = np.all([np.isfinite(np.asarray(held_out[b])) for b in
+                 ("jwst_f115w", "jwst_f150w", "jwst_f277w", "jwst_f444w")], axis=0)
+    return np.flatnonzero(ok & (f / e >= 10) & (f / e <= 300))[:n]
+
+
+@pytest.fixture(scope="session")
+def four(trained, held_out):
+    """Five well-measured held-out galaxies (ids gal0 … gal4): gal3 with F115W and F150W not
+    observed, gal4 with no observed band."""
+    rows = _good_rows(held_out, 5)
+    t = held_out[rows]
+    t["id"] = [f"gal{k}" for k in range(len(t))]
+    for b in trained.bands_:
+        t[b][4] = np.nan
+    for b in ("jwst_f115w", "jwst_f150w"):
+        t[b][3] = np.nan
+    return t
