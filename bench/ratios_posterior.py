@@ -169,7 +169,7 @@ def main(argv=None) -> int:
         per[name] = 60.0 / sec.mean()
         print(f"{name}: compile {comp:.0f} s; per object {', '.join(f'{s:.1f}' for s in sec)} s; steps/draw "
               f"{', '.join(f'{r[1]:.0f}' for r in rows)}; passed {sum(r[2]['passed'] for r in rows)}/{n}; "
-              f"max R-hat {', '.join(f'{r[2]['max_rhat']:.3f}' for r in rows)}; divergences "
+              f"max R-hat {', '.join(format(r[2]['max_rhat'], '.3f') for r in rows)}; divergences "
               f"{', '.join(str(r[2]['divergences']) for r in rows)}")
         if fused:
             nutpie_ess_rate = np.mean([r[2]["min_ess_bulk"] / r[0] for r in rows])

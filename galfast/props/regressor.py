@@ -561,6 +561,11 @@ class PropertyRegressor(ModelFileMixin, BaseEstimator):
         flag[no_bands] |= _flags.NO_ESTIMATE | _flags.TOO_FEW_BANDS
         flag[no_z] |= _flags.NO_ESTIMATE | _flags.NO_REDSHIFT
         flag[~bad & (xmax > _EXTRAPOLATION_SIGMA)] |= _flags.EXTRAPOLATION
+        # inputs so far outside the training domain that the float32 network overflows (e.g. a
+        # 1e30 Jy flux): no estimate, flagged, never an unflagged ±inf/NaN
+        overflow = ~bad & ~(np.isfinite(mu).all(1) & (True if sig is None else np.isfinite(sig).all(1)))
+        flag[overflow] |= _flags.NO_ESTIMATE | _flags.EXTRAPOLATION
+        bad = bad | overflow
         units = getattr(self, "target_units_", None) or tuple(target_unit(t) for t in self.targets_)
         out = Table()
         out["id"] = phot.ids

@@ -53,3 +53,15 @@ def test_props_sentinel_redshift_is_no_redshift():
 
 def test_photoz_model_fixture_bands():
     assert photoz_model().bands_ == BANDS
+
+
+def test_props_flux_overflowing_the_network_is_flagged():
+    """A 1e30 Jy flux (finite in float32, but far outside the training domain) with every other
+    band missing made the network overflow: an unflagged −inf log_mstar. Now such a row gets
+    NaN with no_estimate | extrapolation."""
+    reg = props_model()
+    row = _row(jwst_f150w=1e30, jwst_f090w=-99.0, jwst_f277w=np.nan, jwst_f444w=-99.0)
+    out = reg.predict_table(row)
+    value, flag = float(out["log_mstar"][0]), int(out["flags"][0])
+    assert not np.isinf(value), (value, flags.describe(flag))
+    assert np.isnan(value) == bool(flag & flags.NO_ESTIMATE), (value, flags.describe(flag))
