@@ -56,12 +56,17 @@ def test_photoz_model_fixture_bands():
 
 
 def test_props_flux_overflowing_the_network_is_flagged():
-    """A 1e30 Jy flux (finite in float32, but far outside the training domain) with every other
-    band missing made the network overflow: an unflagged −inf log_mstar. Now such a row gets
-    NaN with no_estimate | extrapolation."""
+    """A flux of 1e38 µJy (or 1e30 Jy; finite in float32 but far outside the training domain) made
+    the network overflow: an unflagged −inf or NaN log_mstar. Now such a row gets NaN with
+    no_estimate | extrapolation."""
     reg = props_model()
-    row = _row(jwst_f150w=1e30, jwst_f090w=-99.0, jwst_f277w=np.nan, jwst_f444w=-99.0)
-    out = reg.predict_table(row)
-    value, flag = float(out["log_mstar"][0]), int(out["flags"][0])
-    assert not np.isinf(value), (value, flags.describe(flag))
-    assert np.isnan(value) == bool(flag & flags.NO_ESTIMATE), (value, flags.describe(flag))
+    for band, value, unit in (("jwst_f277w", 1e38, None), ("jwst_f090w", 1e38, None),
+                              ("jwst_f150w", 1e30, "Jy"), ("jwst_f277w", -1e30, "Jy")):
+        row = _row(**{band: value})
+        if unit:
+            for b in BANDS:
+                row[b].unit = row[f"{b}_err"].unit = unit
+        out = reg.predict_table(row)
+        est, flag = float(out["log_mstar"][0]), int(out["flags"][0])
+        assert not np.isinf(est), (band, value, unit, est, flags.describe(flag))
+        assert np.isnan(est) == bool(flag & flags.NO_ESTIMATE), (band, value, unit, est, flags.describe(flag))
